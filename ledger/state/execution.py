@@ -1,0 +1,330 @@
+"""Transaction execution: door checks, per-type ``process_*`` handlers, and the block context.
+
+A handler validates everything first and raises ``TransactionRejected`` on a business-rule failure;
+its writes go to a per-transaction layer that is merged only on success, so a rejected transaction
+changes nothing but the sender's nonce and its receipt (all-or-nothing, whatever the handler does).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from ledger.state.encoding import MAX_AMOUNT
+from ledger.state.errors import ErrorCode, InvalidTransaction, TransactionRejected
+from ledger.state.records import (
+    Account,
+    AnchorRecord,
+    ChainMeta,
+    ChangeKind,
+    Organization,
+    Receipt,
+    ReceiptStatus,
+    StateReader,
+    StatusRecord,
+    Supply,
+    ValidatorChange,
+    ValidatorSet,
+    keys,
+)
+from ledger.state.store import MerkleMap, Overlay, Record
+from ledger.state.transactions import (
+    AccountOpen,
+    Anchor,
+    BiometricAction,
+    BiometricCommitment,
+    Consent,
+    ConsentAction,
+    DataSharing,
+    GovernancePayload,
+    Mint,
+    OrgKeyRotate,
+    OrgRegister,
+    SharingAction,
+    Transaction,
+    Transfer,
+    TxType,
+    ValidatorAdd,
+    ValidatorRemove,
+    compute_governance_root,
+    verify_ed25519,
+)
+
+__all__ = ["BlockContext", "PopVerifier", "check_admission", "execute_transaction"]
+
+PopVerifier = Callable[[bytes, bytes], bool]
+"""``pop_verify(bls_public_key_48, proof_of_possession_96) -> bool``: KeyValidate + PopVerify of
+the ciphersuite, injected by the caller (the BLS facade) so this package stays pure."""
+
+
+class BlockContext(StateReader):
+    """Mutable view of a state while one block is applied; ``finish`` yields the new map."""
+
+    def __init__(self, base: MerkleMap, pop_verify: PopVerifier) -> None:
+        self._overlay = Overlay(base)
+        self._tx_writes: dict[bytes, Record] = {}
+        self.pop_verify = pop_verify
+
+    def _get(self, key: bytes) -> Record | None:
+        if key in self._tx_writes:
+            return self._tx_writes[key]
+        return self._overlay.get(key)
+
+    def put(self, key: bytes, value: Record) -> None:
+        self._tx_writes[key] = value
+
+    def keep(self) -> None:
+        """Merge the current transaction's writes into the block."""
+        for key, value in self._tx_writes.items():
+            self._overlay.put(key, value)
+        self._tx_writes.clear()
+
+    def discard(self) -> None:
+        """Drop the current transaction's writes (it was rejected)."""
+        self._tx_writes.clear()
+
+    def finish(self) -> MerkleMap:
+        self.keep()
+        return self._overlay.finish()
+
+
+def check_admission(reader: StateReader, tx: Transaction, *, nonce_window: int = 0) -> Organization:
+    """The door checks (structure and size were checked when ``tx`` was built or decoded).
+
+    ``nonce_window`` lets a mempool queue up to that many future nonces of one sender; block
+    application always uses 0 (the nonce must be exactly the next one)."""
+    if tx.chain_id != reader.chain_id:
+        raise InvalidTransaction(
+            ErrorCode.WRONG_CHAIN, f"transaction for chain {tx.chain_id!r}, not {reader.chain_id!r}"
+        )
+    org = reader.organization(tx.sender)
+    if org is None:
+        raise InvalidTransaction(ErrorCode.UNKNOWN_SENDER, f"no organization {tx.sender!r}")
+    expected = org.nonce + 1
+    if tx.nonce < expected:
+        raise InvalidTransaction(
+            ErrorCode.BAD_NONCE, f"nonce {tx.nonce} already used (next is {expected})"
+        )
+    if tx.nonce > expected + nonce_window:
+        raise InvalidTransaction(ErrorCode.BAD_NONCE, f"nonce {tx.nonce}, expected {expected}")
+    if not verify_ed25519(org.public_key, tx.signature, tx.signing_root):
+        raise InvalidTransaction(ErrorCode.BAD_SIGNATURE, f"not signed by {tx.sender!r}'s key")
+    return org
+
+
+def execute_transaction(ctx: BlockContext, tx: Transaction, index: int) -> Receipt:
+    """Apply one transaction that passed ``check_admission``; return its receipt."""
+    code: ErrorCode | None
+    try:
+        _HANDLERS[tx.type](ctx, tx, tx.payload)
+    except TransactionRejected as rejection:
+        ctx.discard()
+        status, code, reason = ReceiptStatus.REJECTED, rejection.code, rejection.reason
+    else:
+        ctx.keep()
+        status, code, reason = ReceiptStatus.COMMITTED, None, ""
+    # Re-read the sender: a committed key rotation may just have replaced its record.
+    sender = ctx.organization(tx.sender)
+    if sender is None:  # unreachable: check_admission found it and nothing deletes organizations
+        raise LookupError(f"sender {tx.sender!r} vanished during execution")
+    ctx.put(keys.organization(tx.sender), dataclasses.replace(sender, nonce=tx.nonce))
+    receipt = Receipt(tx.tx_hash, status, code, ctx.height, index, reason)
+    ctx.put(keys.receipt(tx.tx_hash), receipt)
+    ctx.keep()
+    return receipt
+
+
+def begin_epoch(ctx: BlockContext) -> None:
+    """Apply the pending validator-set changes and move to the next epoch."""
+    record = ctx.validators
+    ctx.put(keys.VALIDATORS, ValidatorSet(record.next_validators(), ()))
+    ctx.put(keys.META, dataclasses.replace(ctx.meta, epoch=ctx.meta.epoch + 1))
+    ctx.keep()
+
+
+def begin_block(ctx: BlockContext) -> None:
+    meta: ChainMeta = ctx.meta
+    ctx.put(keys.META, dataclasses.replace(meta, height=meta.height + 1))
+    ctx.keep()
+
+
+def _reject(code: ErrorCode, reason: str) -> TransactionRejected:
+    return TransactionRejected(code, reason)
+
+
+def _require_governance(ctx: BlockContext, tx: Transaction, payload: GovernancePayload) -> None:
+    """More than two thirds of the current validator organizations must have approved."""
+    validator_orgs = ctx.validators.org_ids
+    root = compute_governance_root(
+        chain_id=tx.chain_id, sender=tx.sender, nonce=tx.nonce, payload=payload
+    )
+    for approval in payload.approvals:
+        org = ctx.organization(approval.org_id)
+        if approval.org_id not in validator_orgs or org is None:
+            raise _reject(
+                ErrorCode.UNAUTHORISED, f"{approval.org_id!r} is not a validator organization"
+            )
+        if not verify_ed25519(org.public_key, approval.signature, root):
+            raise _reject(ErrorCode.UNAUTHORISED, f"bad approval signature from {org.org_id!r}")
+    approved, total = len(payload.approvals), len(validator_orgs)
+    if 3 * approved <= 2 * total:
+        raise _reject(
+            ErrorCode.UNAUTHORISED,
+            f"{approved} of {total} validator organizations approved; more than 2/3 needed",
+        )
+
+
+def process_org_register(ctx: BlockContext, tx: Transaction, p: OrgRegister) -> None:
+    _require_governance(ctx, tx, p)
+    if ctx.organization(p.org_id) is not None:
+        raise _reject(ErrorCode.DUPLICATE, f"organization {p.org_id!r} already registered")
+    ctx.put(keys.organization(p.org_id), Organization(p.org_id, p.public_key, 0))
+
+
+def process_org_key_rotate(ctx: BlockContext, tx: Transaction, p: OrgKeyRotate) -> None:
+    _require_governance(ctx, tx, p)
+    org = ctx.organization(p.org_id)
+    if org is None:
+        raise _reject(ErrorCode.UNKNOWN_ORGANIZATION, f"no organization {p.org_id!r}")
+    ctx.put(keys.organization(p.org_id), dataclasses.replace(org, public_key=p.public_key))
+
+
+def process_validator_add(ctx: BlockContext, tx: Transaction, p: ValidatorAdd) -> None:
+    _require_governance(ctx, tx, p)
+    if ctx.organization(p.org_id) is None:
+        raise _reject(ErrorCode.UNKNOWN_ORGANIZATION, f"no organization {p.org_id!r}")
+    record = ctx.validators
+    upcoming = record.next_validators()
+    if any(v.org_id == p.org_id for v in upcoming):
+        raise _reject(ErrorCode.DUPLICATE, f"{p.org_id!r} is already (or about to be) a validator")
+    if any(v.bls_public_key == p.bls_public_key for v in upcoming):
+        raise _reject(ErrorCode.DUPLICATE, "BLS public key already used by another validator")
+    if not ctx.pop_verify(p.bls_public_key, p.proof_of_possession):
+        raise _reject(ErrorCode.INVALID_PROOF_OF_POSSESSION, "proof of possession does not verify")
+    change = ValidatorChange(ChangeKind.ADD, p.org_id, p.bls_public_key)
+    ctx.put(keys.VALIDATORS, ValidatorSet(record.validators, (*record.pending, change)))
+
+
+def process_validator_remove(ctx: BlockContext, tx: Transaction, p: ValidatorRemove) -> None:
+    _require_governance(ctx, tx, p)
+    record = ctx.validators
+    upcoming = record.next_validators()
+    if all(v.org_id != p.org_id for v in upcoming):
+        raise _reject(
+            ErrorCode.UNKNOWN_VALIDATOR, f"{p.org_id!r} is not (or no longer) a validator"
+        )
+    if len(upcoming) <= 1:
+        raise _reject(ErrorCode.VALIDATOR_SET_TOO_SMALL, "cannot remove the last validator")
+    change = ValidatorChange(ChangeKind.REMOVE, p.org_id)
+    ctx.put(keys.VALIDATORS, ValidatorSet(record.validators, (*record.pending, change)))
+
+
+def process_mint(ctx: BlockContext, tx: Transaction, p: Mint) -> None:
+    _require_governance(ctx, tx, p)
+    account = ctx.account(p.account_id)
+    if account is None:
+        raise _reject(ErrorCode.UNKNOWN_ACCOUNT, f"no account {p.account_id!r}")
+    if account.currency != p.currency:
+        raise _reject(
+            ErrorCode.CURRENCY_MISMATCH, f"account holds {account.currency}, not {p.currency}"
+        )
+    supply = ctx.supply(p.currency)
+    # Balances never exceed the supply, so bounding the supply bounds every balance too.
+    if supply + p.amount > MAX_AMOUNT:
+        raise _reject(ErrorCode.SUPPLY_OVERFLOW, f"{p.currency} supply would exceed 2**63-1")
+    ctx.put(
+        keys.account(p.account_id), dataclasses.replace(account, balance=account.balance + p.amount)
+    )
+    ctx.put(keys.supply(p.currency), Supply(p.currency, supply + p.amount))
+
+
+def _toggle(
+    ctx: BlockContext, key: bytes, current: StatusRecord | None, activate: bool, what: str
+) -> None:
+    is_active = current is not None and current.active
+    if activate and is_active:
+        raise _reject(ErrorCode.DUPLICATE, f"{what} is already active")
+    if not activate and not is_active:
+        raise _reject(ErrorCode.NOT_ACTIVE, f"{what} is not active")
+    ctx.put(key, StatusRecord(activate, ctx.height))
+
+
+def process_biometric_commitment(
+    ctx: BlockContext, tx: Transaction, p: BiometricCommitment
+) -> None:
+    current = ctx.biometric_commitment(tx.sender, p.commitment)
+    key = keys.biometric(tx.sender, p.commitment)
+    _toggle(ctx, key, current, p.action is BiometricAction.ENROLLED, "template commitment")
+
+
+def process_consent(ctx: BlockContext, tx: Transaction, p: Consent) -> None:
+    current = ctx.consent(tx.sender, p.commitment)
+    _toggle(
+        ctx,
+        keys.consent(tx.sender, p.commitment),
+        current,
+        p.action is ConsentAction.GRANTED,
+        "consent",
+    )
+
+
+def process_data_sharing(ctx: BlockContext, tx: Transaction, p: DataSharing) -> None:
+    if ctx.organization(p.grantee) is None:
+        raise _reject(ErrorCode.UNKNOWN_ORGANIZATION, f"no organization {p.grantee!r}")
+    current = ctx.grant(tx.sender, p.grantee, p.scope)
+    key = keys.grant(tx.sender, p.grantee, p.scope)
+    _toggle(ctx, key, current, p.action is SharingAction.GRANT, "data-sharing grant")
+
+
+def process_account_open(ctx: BlockContext, tx: Transaction, p: AccountOpen) -> None:
+    if ctx.account(p.account_id) is not None:
+        raise _reject(ErrorCode.DUPLICATE, f"account {p.account_id!r} already exists")
+    ctx.put(keys.account(p.account_id), Account(p.account_id, p.currency, p.owner, 0))
+
+
+def process_transfer(ctx: BlockContext, tx: Transaction, p: Transfer) -> None:
+    source, target = ctx.account(p.from_account), ctx.account(p.to_account)
+    if source is None:
+        raise _reject(ErrorCode.UNKNOWN_ACCOUNT, f"no account {p.from_account!r}")
+    if target is None:
+        raise _reject(ErrorCode.UNKNOWN_ACCOUNT, f"no account {p.to_account!r}")
+    if source.owner != tx.sender:
+        raise _reject(ErrorCode.UNAUTHORISED, f"{tx.sender!r} does not own {p.from_account!r}")
+    if source.currency != p.currency or target.currency != p.currency:
+        raise _reject(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"{p.currency} transfer between {source.currency} and {target.currency} accounts",
+        )
+    if source.balance < p.amount:
+        raise _reject(
+            ErrorCode.INSUFFICIENT_FUNDS, f"balance {source.balance} is less than {p.amount}"
+        )
+    ctx.put(
+        keys.account(p.from_account), dataclasses.replace(source, balance=source.balance - p.amount)
+    )
+    ctx.put(
+        keys.account(p.to_account), dataclasses.replace(target, balance=target.balance + p.amount)
+    )
+
+
+def process_anchor(ctx: BlockContext, tx: Transaction, p: Anchor) -> None:
+    if ctx.anchor(p.commitment) is not None:
+        raise _reject(ErrorCode.DUPLICATE, "commitment already anchored")
+    ctx.put(keys.anchor(p.commitment), AnchorRecord(tx.sender, ctx.height))
+
+
+# Each handler's payload type matches its TxType (Transaction construction guarantees it).
+_HANDLERS: dict[TxType, Callable[[BlockContext, Transaction, Any], None]] = {
+    TxType.ORG_REGISTER: process_org_register,
+    TxType.ORG_KEY_ROTATE: process_org_key_rotate,
+    TxType.VALIDATOR_ADD: process_validator_add,
+    TxType.VALIDATOR_REMOVE: process_validator_remove,
+    TxType.MINT: process_mint,
+    TxType.BIOMETRIC_COMMITMENT: process_biometric_commitment,
+    TxType.CONSENT: process_consent,
+    TxType.DATA_SHARING: process_data_sharing,
+    TxType.ACCOUNT_OPEN: process_account_open,
+    TxType.TRANSFER: process_transfer,
+    TxType.ANCHOR: process_anchor,
+}

@@ -1,0 +1,314 @@
+"""State records (the values of the replicated map), their keys, and typed read accessors.
+
+Every record is a frozen dataclass with a canonical ``encode()`` that starts with a one-byte tag;
+the key namespaces below are part of the state-root definition, so never reuse a tag or a prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import TypeVar
+
+from ledger.state.encoding import Writer
+from ledger.state.errors import ErrorCode
+from ledger.state.store import Record
+
+__all__ = [
+    "Account",
+    "AnchorRecord",
+    "ChainMeta",
+    "ChangeKind",
+    "Organization",
+    "Receipt",
+    "ReceiptStatus",
+    "StateReader",
+    "StatusRecord",
+    "Supply",
+    "Validator",
+    "ValidatorChange",
+    "ValidatorSet",
+    "iter_records",
+    "keys",
+]
+
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class ChainMeta:
+    """Chain identity and progress: ``height`` counts applied blocks, ``epoch`` validator eras."""
+
+    chain_id: str
+    height: int
+    epoch: int
+
+    def encode(self) -> bytes:
+        return Writer().u8(1).text(self.chain_id).u64(self.height).u64(self.epoch).getvalue()
+
+
+@dataclass(frozen=True)
+class Organization:
+    """A member organization: its current Ed25519 key and the last nonce it used (0 = none)."""
+
+    org_id: str
+    public_key: bytes
+    nonce: int
+
+    def encode(self) -> bytes:
+        return (
+            Writer().u8(2).text(self.org_id).fixed(self.public_key, 32).u64(self.nonce).getvalue()
+        )
+
+
+@dataclass(frozen=True)
+class Validator:
+    """A consensus validator: run by one organization, voting with one BLS12-381 key."""
+
+    org_id: str
+    bls_public_key: bytes
+
+
+class ChangeKind(IntEnum):
+    ADD = 1
+    REMOVE = 2
+
+
+@dataclass(frozen=True)
+class ValidatorChange:
+    """A committed validator-set change waiting for the next epoch."""
+
+    kind: ChangeKind
+    org_id: str
+    bls_public_key: bytes = b""  # empty for REMOVE
+
+
+@dataclass(frozen=True)
+class ValidatorSet:
+    """The current validators (sorted by org id: that order is the signer-bitmap order) and the
+    changes that take effect at the next epoch, in commit order."""
+
+    validators: tuple[Validator, ...]
+    pending: tuple[ValidatorChange, ...] = ()
+
+    def encode(self) -> bytes:
+        w = Writer().u8(3).u16(len(self.validators))
+        for v in self.validators:
+            w.text(v.org_id).fixed(v.bls_public_key, 48)
+        w.u16(len(self.pending))
+        for c in self.pending:
+            w.u8(int(c.kind)).text(c.org_id).var_bytes(c.bls_public_key)
+        return w.getvalue()
+
+    @property
+    def org_ids(self) -> frozenset[str]:
+        return frozenset(v.org_id for v in self.validators)
+
+    def next_validators(self) -> tuple[Validator, ...]:
+        """The validator set the next epoch will have once the pending changes are applied."""
+        current = {v.org_id: v for v in self.validators}
+        for change in self.pending:
+            if change.kind is ChangeKind.ADD:
+                current[change.org_id] = Validator(change.org_id, change.bls_public_key)
+            else:
+                current.pop(change.org_id, None)
+        return tuple(current[k] for k in sorted(current))
+
+
+@dataclass(frozen=True)
+class StatusRecord:
+    """An on/off fact (template commitment, consent, sharing grant) and when it last changed."""
+
+    active: bool
+    height: int
+
+    def encode(self) -> bytes:
+        return Writer().u8(4).u8(int(self.active)).u64(self.height).getvalue()
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account holding integer minor units of one currency, owned by one organization."""
+
+    account_id: str
+    currency: str
+    owner: str
+    balance: int
+
+    def encode(self) -> bytes:
+        w = Writer().u8(5).text(self.account_id).text(self.currency).text(self.owner)
+        return w.u64(self.balance).getvalue()
+
+
+@dataclass(frozen=True)
+class Supply:
+    """Total issued amount of one currency: always the sum of that currency's balances."""
+
+    currency: str
+    amount: int
+
+    def encode(self) -> bytes:
+        return Writer().u8(6).text(self.currency).u64(self.amount).getvalue()
+
+
+@dataclass(frozen=True)
+class AnchorRecord:
+    """Who anchored a commitment first, and at which height."""
+
+    org_id: str
+    height: int
+
+    def encode(self) -> bytes:
+        return Writer().u8(7).text(self.org_id).u64(self.height).getvalue()
+
+
+class ReceiptStatus(StrEnum):
+    COMMITTED = "committed"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The outcome of one transaction in a block. ``reason`` is human text returned by
+    ``apply_block`` but not stored in the state: only the stable ``code`` is part of the root, so
+    rewording a message can never fork validators running different versions."""
+
+    tx_hash: bytes
+    status: ReceiptStatus
+    code: ErrorCode | None
+    height: int
+    index: int
+    reason: str = field(default="", compare=False)
+
+    def encode(self) -> bytes:
+        w = Writer().u8(8).fixed(self.tx_hash, 32).u8(self.status is ReceiptStatus.COMMITTED)
+        return w.text(self.code or "").u64(self.height).u32(self.index).getvalue()
+
+
+class keys:  # lowercase: a namespace of key builders, read as ``keys.account(...)``
+    """Key builders: one prefix byte per namespace, then canonical components."""
+
+    META = b"m"
+    VALIDATORS = b"v"
+
+    @staticmethod
+    def organization(org_id: str) -> bytes:
+        return b"o" + Writer().text(org_id).getvalue()
+
+    @staticmethod
+    def account(account_id: str) -> bytes:
+        return b"a" + Writer().text(account_id).getvalue()
+
+    @staticmethod
+    def supply(currency: str) -> bytes:
+        return b"s" + Writer().text(currency).getvalue()
+
+    @staticmethod
+    def biometric(org_id: str, commitment: bytes) -> bytes:
+        return b"b" + Writer().text(org_id).getvalue() + commitment
+
+    @staticmethod
+    def consent(org_id: str, commitment: bytes) -> bytes:
+        return b"c" + Writer().text(org_id).getvalue() + commitment
+
+    @staticmethod
+    def grant(grantor: str, grantee: str, scope: bytes) -> bytes:
+        return b"g" + Writer().text(grantor).text(grantee).getvalue() + scope
+
+    @staticmethod
+    def anchor(commitment: bytes) -> bytes:
+        return b"n" + commitment
+
+    @staticmethod
+    def receipt(tx_hash: bytes) -> bytes:
+        return b"r" + tx_hash
+
+
+class StateReader:
+    """Typed read accessors shared by committed ``State`` snapshots and in-block contexts."""
+
+    def _get(self, key: bytes) -> Record | None:
+        raise NotImplementedError
+
+    def _typed(self, key: bytes, kind: type[_T]) -> _T | None:
+        value = self._get(key)
+        if value is not None and not isinstance(value, kind):
+            raise TypeError(f"state key {key!r} holds {type(value).__name__}, not {kind.__name__}")
+        return value
+
+    @property
+    def meta(self) -> ChainMeta:
+        meta = self._typed(keys.META, ChainMeta)
+        if meta is None:
+            raise LookupError("state without chain metadata")
+        return meta
+
+    @property
+    def chain_id(self) -> str:
+        return self.meta.chain_id
+
+    @property
+    def height(self) -> int:
+        return self.meta.height
+
+    @property
+    def epoch(self) -> int:
+        return self.meta.epoch
+
+    @property
+    def validators(self) -> ValidatorSet:
+        record = self._typed(keys.VALIDATORS, ValidatorSet)
+        if record is None:
+            raise LookupError("state without a validator set")
+        return record
+
+    @property
+    def validator_set(self) -> tuple[Validator, ...]:
+        """The validators of the current epoch, sorted by org id."""
+        return self.validators.validators
+
+    @property
+    def pending_validator_changes(self) -> tuple[ValidatorChange, ...]:
+        """Committed changes that take effect when the consensus layer begins the next epoch."""
+        return self.validators.pending
+
+    def next_validator_set(self) -> tuple[Validator, ...]:
+        return self.validators.next_validators()
+
+    def organization(self, org_id: str) -> Organization | None:
+        return self._typed(keys.organization(org_id), Organization)
+
+    def next_nonce(self, org_id: str) -> int:
+        """The nonce the organization's next transaction must carry (1 for its first)."""
+        org = self.organization(org_id)
+        return 1 if org is None else org.nonce + 1
+
+    def account(self, account_id: str) -> Account | None:
+        return self._typed(keys.account(account_id), Account)
+
+    def supply(self, currency: str) -> int:
+        record = self._typed(keys.supply(currency), Supply)
+        return 0 if record is None else record.amount
+
+    def biometric_commitment(self, org_id: str, commitment: bytes) -> StatusRecord | None:
+        return self._typed(keys.biometric(org_id, commitment), StatusRecord)
+
+    def consent(self, org_id: str, commitment: bytes) -> StatusRecord | None:
+        return self._typed(keys.consent(org_id, commitment), StatusRecord)
+
+    def grant(self, grantor: str, grantee: str, scope: bytes) -> StatusRecord | None:
+        return self._typed(keys.grant(grantor, grantee, scope), StatusRecord)
+
+    def anchor(self, commitment: bytes) -> AnchorRecord | None:
+        return self._typed(keys.anchor(commitment), AnchorRecord)
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        return self._typed(keys.receipt(tx_hash), Receipt)
+
+
+def iter_records(items: Iterator[tuple[bytes, Record]], kind: type[_T]) -> Iterator[_T]:
+    """Filter an ``items()`` stream down to records of one type."""
+    for _, value in items:
+        if isinstance(value, kind):
+            yield value

@@ -1,0 +1,155 @@
+"""A persistent (copy-on-write) key-value map with an incrementally maintained Merkle root.
+
+Layout: keys are hashed into ``BUCKETS`` = 4096 buckets (first 12 bits of SHA-256(key)); the bucket
+hashes are the leaves of a complete binary tree of depth 12 whose root is the state root.
+
+- entry hash  = SHA-256(0x00 || u16 len(key) || key || value.encode())
+- bucket hash = SHA-256(0x01 || entry hashes of the bucket in ascending key order), or 32 zero
+  bytes for an empty bucket
+- node hash   = SHA-256(0x02 || left || right), or 32 zero bytes when both children are empty
+
+Cost: ``updated(writes)`` copies the 4096-entry bucket list and the 8192-entry node list (tens of
+microseconds), copies and re-hashes only the touched buckets (O(bucket size) each; N/4096
+entries on average) and re-hashes 12 nodes per touched bucket. Older maps stay valid and
+unchanged, so a replica can execute competing forks from one parent. Known weakness: keys chosen
+by users (anchors, commitments) can be ground into one bucket to make its re-hash slower; the cost
+stays linear in that bucket's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Protocol
+
+__all__ = ["BUCKETS", "BUCKET_BITS", "EMPTY_HASH", "MerkleMap", "Overlay", "Record"]
+
+BUCKET_BITS = 12
+BUCKETS = 1 << BUCKET_BITS
+EMPTY_HASH = bytes(32)
+_U16 = struct.Struct(">H")
+
+
+class Record(Protocol):
+    """A state value: anything with a canonical encoding."""
+
+    def encode(self) -> bytes: ...
+
+
+_Entry = tuple[Record, bytes]  # (value, entry hash)
+_EMPTY_BUCKET: Mapping[bytes, _Entry] = MappingProxyType({})
+
+
+def bucket_of(key: bytes) -> int:
+    """The bucket a key lives in: the first BUCKET_BITS bits of SHA-256(key)."""
+    digest = hashlib.sha256(key).digest()
+    return ((digest[0] << 8) | digest[1]) >> (16 - BUCKET_BITS)
+
+
+def _entry_hash(key: bytes, value: Record) -> bytes:
+    return hashlib.sha256(b"\x00" + _U16.pack(len(key)) + key + value.encode()).digest()
+
+
+def _bucket_hash(bucket: Mapping[bytes, _Entry]) -> bytes:
+    if not bucket:
+        return EMPTY_HASH
+    return hashlib.sha256(b"\x01" + b"".join(bucket[k][1] for k in sorted(bucket))).digest()
+
+
+def _node_hash(left: bytes, right: bytes) -> bytes:
+    if left == EMPTY_HASH and right == EMPTY_HASH:
+        return EMPTY_HASH
+    return hashlib.sha256(b"\x02" + left + right).digest()
+
+
+class MerkleMap:
+    """Immutable map ``bytes -> Record`` with a 32-byte root; ``updated`` returns a new map."""
+
+    __slots__ = ("_buckets", "_nodes", "_size")
+
+    def __init__(
+        self,
+        buckets: list[Mapping[bytes, _Entry]] | None = None,
+        nodes: list[bytes] | None = None,
+        size: int = 0,
+    ) -> None:
+        # nodes is a heap: nodes[1] is the root, nodes[BUCKETS + i] is bucket i's hash.
+        self._buckets = buckets if buckets is not None else [_EMPTY_BUCKET] * BUCKETS
+        self._nodes = nodes if nodes is not None else [EMPTY_HASH] * (2 * BUCKETS)
+        self._size = size
+
+    @property
+    def root(self) -> bytes:
+        return self._nodes[1]
+
+    def __len__(self) -> int:
+        return self._size
+
+    def get(self, key: bytes) -> Record | None:
+        entry = self._buckets[bucket_of(key)].get(key)
+        return None if entry is None else entry[0]
+
+    def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, Record]]:
+        """All entries whose key starts with ``prefix``, in ascending key order (O(N))."""
+        found = [
+            (key, entry[0])
+            for bucket in self._buckets
+            for key, entry in bucket.items()
+            if key.startswith(prefix)
+        ]
+        found.sort(key=lambda item: item[0])
+        return iter(found)
+
+    def updated(self, writes: Mapping[bytes, Record | None]) -> MerkleMap:
+        """A new map with ``writes`` applied (``None`` deletes); this map is left unchanged."""
+        if not writes:
+            return self
+        by_bucket: dict[int, list[tuple[bytes, Record | None]]] = {}
+        for key, value in writes.items():
+            by_bucket.setdefault(bucket_of(key), []).append((key, value))
+        buckets = list(self._buckets)
+        nodes = list(self._nodes)
+        size = self._size
+        dirty: set[int] = set()
+        for index, changes in by_bucket.items():
+            bucket = dict(buckets[index])
+            for key, value in changes:
+                if value is None:
+                    size -= bucket.pop(key, None) is not None
+                else:
+                    size += key not in bucket
+                    bucket[key] = (value, _entry_hash(key, value))
+            buckets[index] = bucket if bucket else _EMPTY_BUCKET
+            nodes[BUCKETS + index] = _bucket_hash(bucket)
+            dirty.add((BUCKETS + index) >> 1)
+        while dirty:
+            for node in dirty:
+                nodes[node] = _node_hash(nodes[2 * node], nodes[2 * node + 1])
+            dirty = {node >> 1 for node in dirty if node > 1}
+        return MerkleMap(buckets, nodes, size)
+
+
+class Overlay:
+    """Uncommitted writes over a ``MerkleMap``: reads see the writes, ``finish`` applies them."""
+
+    __slots__ = ("_base", "_writes")
+
+    def __init__(self, base: MerkleMap) -> None:
+        self._base = base
+        self._writes: dict[bytes, Record | None] = {}
+
+    def get(self, key: bytes) -> Record | None:
+        if key in self._writes:
+            return self._writes[key]
+        return self._base.get(key)
+
+    def put(self, key: bytes, value: Record) -> None:
+        self._writes[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self._writes[key] = None
+
+    def finish(self) -> MerkleMap:
+        return self._base.updated(self._writes)
