@@ -103,6 +103,10 @@ if USING_POSTGRES:
     # Row-level security (tenants/rls.py) is enforced against the application role. The
     # migration/system role bypasses nothing by accident: see docs/adr/0002-row-level-security.md.
     DATABASES["default"].setdefault("TEST", {})
+# Row-level-security context a new database connection starts in: "system" for management
+# commands, workers and the follower (they span organizations); the web entry points (asgi/wsgi)
+# choose "none", and each request then enters only the organization it resolved.
+PORTAL_DB_CONTEXT = env_choice("PORTAL_DB_CONTEXT", ("system", "none"), "system")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache, channel layer, Celery -----------------------------------------------------------

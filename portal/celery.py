@@ -1,0 +1,35 @@
+"""The Celery app: JSON only, late acks for work that must not be lost, time limits, two queues.
+
+Tasks take ids (tenant context passed explicitly as ``organization_id``), are enqueued after
+commit and are idempotent (house style rule 8).
+"""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+
+app = Celery("portal")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.update(
+    task_serializer="json",
+    result_serializer="json",
+    accept_content=["json"],
+    task_acks_late=True,
+    # A task whose worker dies is redelivered instead of being acknowledged as failed.
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=300,
+    task_soft_time_limit=240,
+    task_default_queue="default",
+    task_queues=(Queue("default"), Queue("biometrics")),
+    task_routes={"biometrics.tasks.*": {"queue": "biometrics"}},
+    broker_connection_retry_on_startup=True,
+    result_expires=3600,
+    beat_schedule={},
+)
+app.autodiscover_tasks()

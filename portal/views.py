@@ -1,0 +1,63 @@
+"""Home, per-organization dashboard and the platform-admin overview."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from portal.api.base import client_ip
+from tenants import rls, selectors, services
+from tenants.access import OrgContext
+from tenants.decorators import org_view
+from tenants.models import Organization
+from tenants.roles import Role
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    memberships = list(selectors.memberships_of_user(user=request.user))
+    if len(memberships) == 1:
+        return redirect("dashboard", org=memberships[0].organization.slug)
+    return render(request, "portal/home.html", {"memberships": memberships})
+
+
+@org_view(Role.VIEWER)
+def dashboard(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
+    figures = selectors.organization_figures(organization=ctx.organization)
+    recent = selectors.audit_list(organization=ctx.organization)[:10] \
+        if ctx.has_role(Role.ADMIN) else []
+    return render(request, "portal/dashboard.html",
+                  {"ctx": ctx, "figures": figures, "recent_events": recent})
+
+
+def _platform_admin_required(view):  # type: ignore[no-untyped-def]
+    def wrapper(request: HttpRequest, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not request.user.is_superuser:
+            raise Http404()
+        with rls.system_context():
+            return view(request, *args, **kwargs)
+
+    return staff_member_required(wrapper)
+
+
+@_platform_admin_required
+def platform_organizations(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/platform_organizations.html",
+                  {"organizations": selectors.organization_list_all()})
+
+
+@require_POST
+@_platform_admin_required
+def platform_organization_status(request: HttpRequest, slug: str, operation: str) -> HttpResponse:
+    organization = Organization.objects.filter(slug=slug).first()
+    status = {"suspend": "suspended", "resume": "active"}.get(operation)
+    if organization is None or status is None:
+        raise Http404()
+    services.organization_set_status(organization=organization, status=status,
+                                     actor=request.user, ip=client_ip(request))
+    messages.success(request, f"{organization.name} is now {status}.")
+    return redirect("platform_organizations")

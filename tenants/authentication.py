@@ -1,0 +1,64 @@
+"""REST authentication by personal API token: ``Authorization: Bearer <token>``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from tenants import rls
+from tenants import tokens as token_secrets
+from tenants.models import ApiToken
+
+# last_used_at is written at most this often per token, so reads do not become writes.
+_LAST_USED_RESOLUTION_SECONDS = 60
+
+
+def authenticate_token(raw: str) -> ApiToken:
+    """Return the active token for ``raw`` or raise AuthenticationFailed with a clear reason."""
+    prefix = token_secrets.parse_prefix(raw)
+    if prefix is None:
+        raise exceptions.AuthenticationFailed("Malformed API token.", code="invalid_token")
+    # Token lookup precedes tenant resolution, so it is explicit system work.
+    with rls.system_context():
+        api_token = (
+            ApiToken.objects.select_related("membership__user", "membership__organization")
+            .filter(prefix=prefix)
+            .first()
+        )
+        if api_token is None or not token_secrets.matches(raw, api_token.digest):
+            raise exceptions.AuthenticationFailed("Invalid API token.", code="invalid_token")
+        if api_token.revoked_at is not None:
+            raise exceptions.AuthenticationFailed("This API token was revoked.", code="token_revoked")
+        now = timezone.now()
+        if api_token.expires_at is not None and api_token.expires_at <= now:
+            raise exceptions.AuthenticationFailed("This API token has expired.", code="token_expired")
+        if not api_token.membership.user.is_active:
+            raise exceptions.AuthenticationFailed("This account is disabled.", code="user_inactive")
+        if (api_token.last_used_at is None
+                or (now - api_token.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS):
+            ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
+            api_token.last_used_at = now
+    return api_token
+
+
+class BearerTokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Bearer"
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiToken] | None:
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        parts = header.split()
+        if parts[0].lower() != self.keyword.lower():
+            return None
+        if len(parts) != 2:
+            raise exceptions.AuthenticationFailed(
+                "Authorization header must be 'Bearer <token>'.", code="invalid_token")
+        api_token = authenticate_token(parts[1])
+        return api_token.membership.user, api_token
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="api"'

@@ -1,0 +1,310 @@
+"""Writes of the tenants app (house style: keyword-only, typed, atomic, audited)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core import signing
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from portal.events import publish
+from tenants import tokens as token_secrets
+from tenants.errors import (
+    AlreadyMember,
+    InvitationExpired,
+    InvitationInvalid,
+    InvitationUsed,
+    LastOwner,
+    RoleNotGrantable,
+    SlugTaken,
+)
+from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organization
+from tenants.roles import Role
+
+INVITATION_SALT = "tenants.invitation"
+
+
+# --- Audit ------------------------------------------------------------------------------------
+def audit_record(
+    *,
+    organization: Organization,
+    actor: AbstractBaseUser | None,
+    action: str,
+    obj: Any = None,
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one audit event. Called by every service that changes memberships, roles,
+    tokens or settings, inside the same transaction as the change."""
+    event = AuditEvent.objects.create(
+        organization=organization,
+        actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_label=actor.get_username() if actor is not None and actor.is_authenticated else "system",
+        action=action,
+        object_type=type(obj).__name__.lower() if obj is not None else "",
+        object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
+        object_repr=str(obj)[:200] if obj is not None else "",
+        ip_address=ip,
+        details=details or {},
+    )
+    transaction.on_commit(lambda: publish(organization.pk, {
+        "type": "audit.created", "organization": organization.slug,
+        "data": {"action": event.action, "actor": event.actor_label,
+                 "object_repr": event.object_repr},
+    }))
+    return event
+
+
+# --- Organizations ------------------------------------------------------------------------------
+@transaction.atomic
+def organization_create(
+    *, slug: str, name: str, owner: AbstractBaseUser | None = None,
+    actor: AbstractBaseUser | None = None, ip: str | None = None,
+) -> Organization:
+    """Create an organization (platform admin), optionally with its first owner."""
+    if Organization.objects.filter(slug=slug).exists():
+        raise SlugTaken(f"An organization with the slug '{slug}' already exists.")
+    organization = Organization.objects.create(slug=slug, name=name)
+    audit_record(organization=organization, actor=actor, action="organization.created",
+                 obj=organization, ip=ip)
+    if owner is not None:
+        membership = Membership.objects.create(
+            user=owner, organization=organization, role=Role.OWNER
+        )
+        audit_record(organization=organization, actor=actor, action="member.added",
+                     obj=membership, ip=ip, details={"role": Role.OWNER.value})
+    return organization
+
+
+@transaction.atomic
+def organization_set_status(
+    *, organization: Organization, status: str, actor: AbstractBaseUser | None, ip: str | None = None
+) -> Organization:
+    """Suspend or resume an organization (platform admins only)."""
+    status = Organization.Status(status).value
+    if organization.status != status:
+        previous = organization.status
+        organization.status = status
+        organization.save(update_fields=["status"])
+        audit_record(organization=organization, actor=actor,
+                     action=f"organization.{'suspended' if status == 'suspended' else 'resumed'}",
+                     obj=organization, ip=ip, details={"from": previous, "to": status})
+    return organization
+
+
+@transaction.atomic
+def organization_update_settings(
+    *, organization: Organization, actor: AbstractBaseUser, ip: str | None = None,
+    name: str | None = None, contact_email: str | None = None,
+) -> Organization:
+    """Change an organization's settings; every changed field is audited with old/new."""
+    changes: dict[str, Any] = {}
+    for field, value in (("name", name), ("contact_email", contact_email)):
+        if value is not None and getattr(organization, field) != value:
+            changes[field] = {"from": getattr(organization, field), "to": value}
+            setattr(organization, field, value)
+    if changes:
+        organization.save(update_fields=list(changes))
+        audit_record(organization=organization, actor=actor, action="settings.changed",
+                     obj=organization, ip=ip, details=changes)
+    return organization
+
+
+# --- Memberships --------------------------------------------------------------------------------
+def _owner_count(organization: Organization) -> int:
+    return Membership.objects.filter(organization=organization, role=Role.OWNER).count()
+
+
+def _check_grantable(*, actor_role: Role | None, role: Role) -> None:
+    # Admins manage members but cannot create owners; only owners (or platform admins, who
+    # pass actor_role=None) can grant the owner role.
+    if actor_role is not None and role == Role.OWNER and actor_role != Role.OWNER:
+        raise RoleNotGrantable("Only an owner can grant the owner role.")
+
+
+@transaction.atomic
+def membership_add(
+    *, organization: Organization, user: AbstractBaseUser, role: Role,
+    actor: AbstractBaseUser | None, actor_role: Role | None = None, ip: str | None = None,
+) -> Membership:
+    _check_grantable(actor_role=actor_role, role=role)
+    if Membership.objects.filter(organization=organization, user=user).exists():
+        raise AlreadyMember(f"{user.get_username()} is already a member of {organization.slug}.")
+    membership = Membership.objects.create(organization=organization, user=user, role=role)
+    audit_record(organization=organization, actor=actor, action="member.added", obj=membership,
+                 ip=ip, details={"role": role.value})
+    return membership
+
+
+@transaction.atomic
+def membership_change_role(
+    *, membership: Membership, role: Role, actor: AbstractBaseUser | None,
+    actor_role: Role | None = None, ip: str | None = None,
+) -> Membership:
+    """Change a member's role. The last owner cannot be demoted."""
+    # Lock the organization's owner rows so two concurrent demotions cannot both pass the check.
+    list(Membership.objects.select_for_update().filter(
+        organization_id=membership.organization_id, role=Role.OWNER))
+    membership.refresh_from_db()
+    _check_grantable(actor_role=actor_role, role=role)
+    if membership.role == Role.OWNER and actor_role is not None and actor_role != Role.OWNER:
+        raise RoleNotGrantable("Only an owner can change another owner's role.")
+    if membership.role == role:
+        return membership
+    if membership.role == Role.OWNER and _owner_count(membership.organization) <= 1:
+        raise LastOwner("The last owner cannot be demoted; make someone else owner first.")
+    previous = membership.role
+    membership.role = role
+    membership.save(update_fields=["role"])
+    audit_record(organization=membership.organization, actor=actor, action="member.role_changed",
+                 obj=membership, ip=ip, details={"from": previous, "to": role.value})
+    return membership
+
+
+@transaction.atomic
+def membership_remove(
+    *, membership: Membership, actor: AbstractBaseUser | None, actor_role: Role | None = None,
+    ip: str | None = None,
+) -> None:
+    """Remove a member (and so their tokens). The last owner cannot be removed."""
+    list(Membership.objects.select_for_update().filter(
+        organization_id=membership.organization_id, role=Role.OWNER))
+    if membership.role == Role.OWNER and actor_role is not None and actor_role != Role.OWNER:
+        raise RoleNotGrantable("Only an owner can remove another owner.")
+    if membership.role == Role.OWNER and _owner_count(membership.organization) <= 1:
+        raise LastOwner("The last owner cannot be removed; make someone else owner first.")
+    organization = membership.organization
+    audit_record(organization=organization, actor=actor, action="member.removed", obj=membership,
+                 ip=ip, details={"user": membership.user.get_username(), "role": membership.role})
+    membership.delete()
+
+
+# --- Invitations --------------------------------------------------------------------------------
+def invitation_token(invitation: Invitation) -> str:
+    return signing.dumps({"i": invitation.pk, "e": invitation.email}, salt=INVITATION_SALT)
+
+
+@transaction.atomic
+def invitation_create(
+    *, organization: Organization, email: str, role: Role, actor: AbstractBaseUser,
+    actor_role: Role | None, ip: str | None = None, base_url: str = "http://127.0.0.1:8000",
+) -> tuple[Invitation, str]:
+    """Invite ``email`` with ``role``; the email with the signed link is sent after commit."""
+    _check_grantable(actor_role=actor_role, role=role)
+    email = email.strip().lower()
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise AlreadyMember(f"{email} is already a member of {organization.slug}.")
+    invitation = Invitation.objects.create(
+        organization=organization, email=email, role=role, invited_by=actor,
+        expires_at=timezone.now() + settings.INVITATION_MAX_AGE,
+    )
+    link = base_url.rstrip("/") + reverse("invitation_accept", args=[invitation_token(invitation)])
+    audit_record(organization=organization, actor=actor, action="invitation.created",
+                 obj=invitation, ip=ip, details={"email": email, "role": role.value})
+    transaction.on_commit(lambda: send_mail(
+        subject=f"You are invited to {organization.name} on Alliance Portal",
+        message=(f"{actor.get_username()} invited you to join {organization.name} as "
+                 f"{role.label.lower()}.\n\nAccept: {link}\n\nThe link expires on "
+                 f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC and works once."),
+        from_email=None, recipient_list=[email],
+    ))
+    return invitation, link
+
+
+def invitation_from_token(token: str) -> Invitation:
+    """Check a link's signature and state; raises a named error for every failure."""
+    try:
+        data = signing.loads(token, salt=INVITATION_SALT)
+    except signing.BadSignature as exc:
+        raise InvitationInvalid("This invitation link is not valid.") from exc
+    invitation = Invitation.objects.select_related("organization").filter(
+        pk=data.get("i"), email=data.get("e")).first()
+    if invitation is None or invitation.revoked_at:
+        raise InvitationInvalid("This invitation no longer exists.")
+    if invitation.accepted_at:
+        raise InvitationUsed("This invitation has already been used.")
+    if invitation.expires_at <= timezone.now():
+        raise InvitationExpired("This invitation has expired; ask for a new one.")
+    return invitation
+
+
+@transaction.atomic
+def invitation_accept(
+    *, token: str, user: AbstractBaseUser | None = None, username: str | None = None,
+    password: str | None = None, ip: str | None = None,
+) -> Membership:
+    """Accept an invitation as ``user`` (logged in) or as a new account (username+password)."""
+    invitation = invitation_from_token(token)
+    # Lock the row so the same link cannot be accepted twice concurrently.
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at:
+        raise InvitationUsed("This invitation has already been used.")
+    if user is None:
+        user_model = get_user_model()
+        if not username or not password:
+            raise InvitationInvalid("Choose a username and a password to create your account.")
+        try:
+            with transaction.atomic():
+                user = user_model.objects.create_user(
+                    username=username, email=invitation.email, password=password)
+        except IntegrityError as exc:
+            raise InvitationInvalid("That username is taken.",
+                                    details={"username": "taken"}) from exc
+    if Membership.objects.filter(organization=invitation.organization, user=user).exists():
+        raise AlreadyMember("You are already a member of this organization.")
+    membership = Membership.objects.create(
+        organization=invitation.organization, user=user, role=invitation.role)
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = user
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    audit_record(organization=invitation.organization, actor=user, action="invitation.accepted",
+                 obj=membership, ip=ip, details={"role": invitation.role})
+    return membership
+
+
+@transaction.atomic
+def invitation_revoke(
+    *, invitation: Invitation, actor: AbstractBaseUser, ip: str | None = None
+) -> Invitation:
+    if invitation.accepted_at is None and invitation.revoked_at is None:
+        invitation.revoked_at = timezone.now()
+        invitation.save(update_fields=["revoked_at"])
+        audit_record(organization=invitation.organization, actor=actor,
+                     action="invitation.revoked", obj=invitation, ip=ip)
+    return invitation
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+@transaction.atomic
+def token_create(
+    *, membership: Membership, name: str, expires_at: datetime | None = None,
+    actor: AbstractBaseUser | None = None, ip: str | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token for ``membership``; returns the row and the secret (shown once)."""
+    secret, prefix, digest = token_secrets.generate()
+    api_token = ApiToken.objects.create(
+        organization=membership.organization, membership=membership, name=name,
+        prefix=prefix, digest=digest, expires_at=expires_at,
+    )
+    audit_record(organization=membership.organization, actor=actor or membership.user,
+                 action="token.created", obj=api_token, ip=ip,
+                 details={"name": name, "prefix": prefix,
+                          "expires_at": expires_at.isoformat() if expires_at else None})
+    return api_token, secret
+
+
+@transaction.atomic
+def token_revoke(*, api_token: ApiToken, actor: AbstractBaseUser, ip: str | None = None) -> ApiToken:
+    if api_token.revoked_at is None:
+        api_token.revoked_at = timezone.now()
+        api_token.save(update_fields=["revoked_at"])
+        audit_record(organization=api_token.organization, actor=actor, action="token.revoked",
+                     obj=api_token, ip=ip, details={"prefix": api_token.prefix})
+    return api_token

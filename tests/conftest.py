@@ -1,0 +1,110 @@
+"""The standard three-party world (house style rule 16) and service gating.
+
+alice owns acme, bob is a plain member of acme, mallory belongs to globex; admin is a platform
+superuser. Tests that need PostgreSQL, Redis or a Celery worker carry ``@pytest.mark.services``
+(or use the fixtures below): they are skipped with a reason when the service is absent, and fail
+instead when ``REQUIRE_SERVICES=1`` (as in CI).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from rest_framework.test import APIClient
+
+from tenants import services
+from tenants.models import Membership, Organization
+from tenants.roles import Role
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def require_service(what: str, available: bool, why: str) -> None:
+    """Skip (or fail under REQUIRE_SERVICES=1) when a service-bound test lacks its service."""
+    if available:
+        return
+    message = f"needs {what}: {why}"
+    if settings.REQUIRE_SERVICES or os.environ.get("REQUIRE_SERVICES") == "1":
+        pytest.fail(f"REQUIRE_SERVICES=1 but this test {message}")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def postgres() -> None:
+    require_service("PostgreSQL", settings.USING_POSTGRES,
+                    "DATABASE_URL does not point at PostgreSQL")
+
+
+@pytest.fixture
+def redis_url() -> str:
+    require_service("Redis", bool(settings.REDIS_URL), "REDIS_URL is not set")
+    return settings.REDIS_URL
+
+
+@dataclass
+class World:
+    acme: Organization
+    globex: Organization
+    initech: Organization
+    alice: object
+    bob: object
+    mallory: object
+    admin: object
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    user_model = get_user_model()
+    acme = Organization.objects.create(slug="acme", name="Acme Corporation")
+    globex = Organization.objects.create(slug="globex", name="Globex Corporation")
+    initech = Organization.objects.create(slug="initech", name="Initech")
+    alice = user_model.objects.create_user("alice", "alice@acme.example", PASSWORD)
+    bob = user_model.objects.create_user("bob", "bob@acme.example", PASSWORD)
+    mallory = user_model.objects.create_user("mallory", "mallory@globex.example", PASSWORD)
+    admin = user_model.objects.create_superuser("admin", "admin@alliance.example", PASSWORD)
+    Membership.objects.create(user=alice, organization=acme, role=Role.OWNER)
+    Membership.objects.create(user=bob, organization=acme, role=Role.MEMBER)
+    Membership.objects.create(user=mallory, organization=globex, role=Role.MEMBER)
+    return World(acme, globex, initech, alice, bob, mallory, admin)
+
+
+def token_for(user: object, organization: Organization, name: str = "test") -> str:
+    membership = Membership.objects.get(user=user, organization=organization)
+    _token, secret = services.token_create(membership=membership, name=name)
+    return secret
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+def api_as(user: object, organization: Organization) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user, organization)}")
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Throttle counters and login lock-outs live in the cache: isolate tests from each other.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    skipped = terminalreporter.stats.get("skipped", [])
+    if not skipped:
+        return
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    terminalreporter.section(f"{len(skipped)} skipped, and why")
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{count:4d}  {reason}")
