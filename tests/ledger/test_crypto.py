@@ -1,0 +1,448 @@
+"""The BLS facade: both backends agree byte for byte, refuse every malformed input the same way,
+and are selected as configured.
+
+py_ecc is slow (Sign ~0.1 s, Verify ~0.3 s), so each test uses it a handful of times at most and
+builds its fixtures once per module; the long ones are marked slow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from py_ecc.bls.ciphersuites import G2ProofOfPossession
+from py_ecc.bls.g2_primitives import G2_to_signature, pubkey_to_G1, signature_to_G2, subgroup_check
+from py_ecc.bls.point_compression import modular_squareroot_in_FQ2
+from py_ecc.fields import optimized_bls12_381_FQ2 as FQ2
+from py_ecc.optimized_bls12_381 import b2, field_modulus
+
+from ledger.consensus import crypto
+from ledger.consensus.crypto import (
+    CURVE_ORDER,
+    ENV_VAR,
+    IDENTITY_PUBKEY,
+    IDENTITY_SIGNATURE,
+    Backend,
+    BLSBackend,
+    BLSError,
+    KeyGen,
+    available_backends,
+    backend,
+)
+
+BACKENDS = ("py_ecc", "blst")
+MESSAGE = b"vote: epoch 1, round 7, block 0xabc"
+
+
+@pytest.fixture(params=BACKENDS)
+def bls(request: pytest.FixtureRequest) -> BLSBackend:
+    return backend(request.param)
+
+
+@pytest.fixture(scope="module")
+def blst() -> BLSBackend:
+    return backend("blst")
+
+
+@pytest.fixture(scope="module")
+def keys() -> list[tuple[int, bytes]]:
+    """Three (sk, pk) pairs from seeded key material, public keys computed with blst."""
+    rng = random.Random(20261125)
+    sks = [KeyGen(rng.randbytes(32)) for _ in range(3)]
+    return [(sk, backend("blst").SkToPk(sk)) for sk in sks]
+
+
+def negate(point: bytes) -> bytes:
+    """-P from the compressed encoding of P != O: flip the sign-of-y flag (bit 0x20)."""
+    return bytes([point[0] ^ 0x20]) + point[1:]
+
+
+def g1_encoding(x: int, y: int) -> bytes:
+    sign = (y * 2) // field_modulus
+    return (x | (1 << 383) | (sign << 381)).to_bytes(48, "big")
+
+
+def g1_points_on_curve(in_subgroup: bool) -> Iterator[bytes]:
+    """Curve points with small x (never in the subgroup) or, for True, nothing: use SkToPk."""
+    for x in itertools.count(1):
+        rhs = (x**3 + 4) % field_modulus
+        y = pow(rhs, (field_modulus + 1) // 4, field_modulus)
+        if y * y % field_modulus == rhs:
+            encoded = g1_encoding(x, y)
+            if subgroup_check(pubkey_to_G1(encoded)) is in_subgroup:
+                yield encoded
+
+
+def g2_off_subgroup() -> bytes:
+    """A point of the twist curve E'(Fp2) outside G2 (the cofactor is ~2^254)."""
+    for k in itertools.count(1):
+        x = FQ2([k, 1])
+        y = modular_squareroot_in_FQ2(x**3 + b2)
+        if y is not None:
+            encoded = bytes(G2_to_signature((x, y, FQ2.one())))
+            if not subgroup_check(signature_to_G2(encoded)):
+                return encoded
+    raise AssertionError("unreachable")
+
+
+def g1_off_curve() -> bytes:
+    for x in itertools.count(1):
+        rhs = (x**3 + 4) % field_modulus
+        if pow(rhs, (field_modulus - 1) // 2, field_modulus) != 1:
+            return (x | (1 << 383)).to_bytes(48, "big")
+    raise AssertionError("unreachable")
+
+
+G1_OFF_SUBGROUP = next(g1_points_on_curve(in_subgroup=False))
+G2_OFF_SUBGROUP = g2_off_subgroup()
+G1_OFF_CURVE = g1_off_curve()
+VALID_PK = bytes.fromhex(  # SkToPk(1), the generator
+    "97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
+)
+VALID_SIG = bytes(G2ProofOfPossession.Sign(1, MESSAGE))
+NON_CANONICAL_G1 = {
+    "compression flag cleared": bytes([VALID_PK[0] & 0x7F]) + VALID_PK[1:],
+    "infinity flag on a point": bytes([VALID_PK[0] | 0x40]) + VALID_PK[1:],
+    "identity with sign flag": b"\xe0" + bytes(47),
+    "identity without infinity flag": b"\x80" + bytes(47),
+    "identity with non-zero x": b"\xc0" + bytes(46) + b"\x01",
+    "x equal to p": (field_modulus | (1 << 383)).to_bytes(48, "big"),
+    "x greater than p": ((field_modulus + 1) | (1 << 383)).to_bytes(48, "big"),
+    "not on the curve": G1_OFF_CURVE,
+    "not in the subgroup": G1_OFF_SUBGROUP,
+}
+NON_CANONICAL_G2 = {
+    "compression flag cleared": bytes([VALID_SIG[0] & 0x7F]) + VALID_SIG[1:],
+    "infinity flag on a point": bytes([VALID_SIG[0] | 0x40]) + VALID_SIG[1:],
+    "identity with sign flag": b"\xe0" + bytes(95),
+    "identity with non-zero real part": b"\xc0" + bytes(94) + b"\x01",
+    "flags on the real part": VALID_SIG[:48] + bytes([VALID_SIG[48] | 0x80]) + VALID_SIG[49:],
+    "x_im equal to p": (field_modulus | (1 << 383)).to_bytes(48, "big") + VALID_SIG[48:],
+    "x_re equal to p": VALID_SIG[:48] + field_modulus.to_bytes(48, "big"),
+    "not in the subgroup": G2_OFF_SUBGROUP,
+}
+WRONG_TYPES: list[Any] = [None, 7, "97f1d3a7", bytearray(48), memoryview(bytes(48)), [1, 2], b""]
+
+
+# --------------------------------------------------------------------------- cross-check
+
+
+@pytest.mark.slow
+def test_both_backends_give_identical_bytes_on_random_keys_and_messages(
+    keys: list[tuple[int, bytes]],
+) -> None:
+    # Given seeded keys and random messages of varied lengths
+    rng = random.Random(7)
+    messages = [rng.randbytes(rng.randrange(0, 200)) for _ in keys]
+    reference, fast = backend("py_ecc"), backend("blst")
+    # When both backends compute every byte-producing operation
+    results = {}
+    for crypto_backend in (reference, fast):
+        sigs = [crypto_backend.Sign(sk, msg) for (sk, _), msg in zip(keys, messages, strict=True)]
+        results[crypto_backend.name] = (
+            [crypto_backend.SkToPk(sk) for sk, _ in keys],
+            sigs,
+            [crypto_backend.PopProve(sk) for sk, _ in keys],
+            crypto_backend.Aggregate(sigs),
+            crypto_backend.AggregatePublicKeys([pk for _, pk in keys]),
+            crypto_backend.hash_to_G2(messages[0], b"ANY-DST"),
+        )
+    # Then the bytes are identical
+    assert results["py_ecc"] == results["blst"]
+    # And each backend verifies what the other produced
+    pks, sigs = results["blst"][0], results["blst"][1]
+    assert reference.AggregateVerify(pks, messages, results["blst"][3]) is True
+    assert fast.AggregateVerify(pks, messages, results["py_ecc"][3]) is True
+
+
+def test_the_fast_g2_subgroup_check_agrees_with_multiplying_by_r() -> None:
+    # Given points inside G2 and points of the twist outside it
+    rng = random.Random(3)
+    reference: Any = backend("py_ecc")
+    inside = [signature_to_G2(G2ProofOfPossession.Sign(rng.randrange(1, 1000), b"x"))]
+    outside = []
+    for k in range(2, 40):
+        x = FQ2([k, rng.randrange(field_modulus)])
+        y = modular_squareroot_in_FQ2(x**3 + b2)
+        if y is not None:
+            outside.append((x, y, FQ2.one()))
+        if len(outside) == 3:
+            break
+    # When both checks run / Then psi(P) == [u]P agrees with [r]P == O on every point
+    for point in inside + outside:
+        assert reference._in_g2(point) is subgroup_check(point)
+    assert [reference._in_g2(p) for p in inside + outside] == [True, False, False, False]
+
+
+# --------------------------------------------------------------------------- edge cases
+
+
+def test_the_identity_public_key_is_refused(bls: BLSBackend) -> None:
+    # Given the identity encoding (0xc0 then zeros), which decodes to a valid G1 point
+    # When it is validated or used / Then it is a point but never a key
+    assert bls.PointValidateG1(IDENTITY_PUBKEY) is True
+    assert bls.KeyValidate(IDENTITY_PUBKEY) is False
+    assert bls.Verify(IDENTITY_PUBKEY, MESSAGE, IDENTITY_SIGNATURE) is False
+    assert bls.FastAggregateVerify([IDENTITY_PUBKEY], MESSAGE, IDENTITY_SIGNATURE) is False
+    assert bls.PopVerify(IDENTITY_PUBKEY, IDENTITY_SIGNATURE) is False
+    assert bls.VerifyWithValidatedKey(IDENTITY_PUBKEY, MESSAGE, IDENTITY_SIGNATURE) is False
+
+
+def test_the_identity_signature_aggregates_but_verifies_nothing(bls: BLSBackend) -> None:
+    # Given the identity signature
+    # When it is aggregated and verified against a real key
+    aggregate = bls.Aggregate([IDENTITY_SIGNATURE, IDENTITY_SIGNATURE])
+    # Then it is a valid G2 point, its own aggregate, and no signature of anything
+    assert bls.SignatureValidate(IDENTITY_SIGNATURE) is True
+    assert aggregate == IDENTITY_SIGNATURE
+    assert bls.Verify(VALID_PK, MESSAGE, IDENTITY_SIGNATURE) is False
+
+
+@pytest.mark.parametrize("case", sorted(NON_CANONICAL_G1))
+def test_a_malformed_public_key_is_refused_identically_by_both_backends(case: str) -> None:
+    # Given a 48-byte string that is not a canonical G1 subgroup point
+    data = NON_CANONICAL_G1[case]
+    for name in BACKENDS:
+        bls = backend(name)
+        # When it is validated or used / Then every check says False, on both backends
+        assert bls.PointValidateG1(data) is False
+        assert bls.KeyValidate(data) is False
+        assert bls.FastAggregateVerify([VALID_PK, data], MESSAGE, VALID_SIG) is False
+        assert bls.PopVerify(data, VALID_SIG) is False
+
+
+@pytest.mark.parametrize("case", sorted(NON_CANONICAL_G2))
+def test_a_malformed_signature_is_refused_identically_by_both_backends(case: str) -> None:
+    # Given a 96-byte string that is not a canonical G2 subgroup point
+    data = NON_CANONICAL_G2[case]
+    for name in BACKENDS:
+        bls = backend(name)
+        # When it is validated, verified or aggregated / Then False or BLSError
+        assert bls.SignatureValidate(data) is False
+        assert bls.Verify(VALID_PK, MESSAGE, data) is False
+        assert bls.VerifyWithValidatedKey(VALID_PK, MESSAGE, data) is False
+        with pytest.raises(BLSError):
+            bls.Aggregate([VALID_SIG, data])
+
+
+def test_empty_lists_are_refused(bls: BLSBackend) -> None:
+    # Given no keys and no signatures
+    # When the aggregate operations are called / Then they refuse rather than accept vacuously
+    assert bls.FastAggregateVerify([], MESSAGE, IDENTITY_SIGNATURE) is False
+    assert bls.AggregateVerify([], [], IDENTITY_SIGNATURE) is False
+    assert bls.BatchVerify([], [], []) is False
+    with pytest.raises(BLSError, match="empty"):
+        bls.Aggregate([])
+    with pytest.raises(BLSError, match="empty"):
+        bls.AggregatePublicKeys([])
+
+
+def test_cancelling_signatures_aggregate_to_the_identity_and_verify_nothing(
+    bls: BLSBackend,
+) -> None:
+    # Given a valid signature and its negation
+    # When both are aggregated
+    aggregate = bls.Aggregate([VALID_SIG, negate(VALID_SIG)])
+    # Then the sum is the identity, which is no signature for the key
+    assert aggregate == IDENTITY_SIGNATURE
+    assert bls.FastAggregateVerify([VALID_PK, VALID_PK], MESSAGE, aggregate) is False
+
+
+def test_colluding_keys_that_cancel_cannot_forge_a_quorum(bls: BLSBackend) -> None:
+    # Given two valid keys pk and -pk (each with a secret key, so each would pass PoP)
+    pk, minus_pk = VALID_PK, negate(VALID_PK)
+    assert bls.KeyValidate(minus_pk) is True
+    # When their aggregate key is used with the identity signature
+    aggregate_key = bls.AggregatePublicKeys([pk, minus_pk])
+    # Then the aggregate is the identity and neither path accepts it
+    assert aggregate_key == IDENTITY_PUBKEY
+    assert bls.VerifyWithValidatedKey(aggregate_key, MESSAGE, IDENTITY_SIGNATURE) is False
+    assert bls.FastAggregateVerify([pk, minus_pk], MESSAGE, IDENTITY_SIGNATURE) is False
+
+
+@pytest.mark.parametrize("sk", [0, -1, CURVE_ORDER, CURVE_ORDER + 1, True, 1.0, "1", None, b"\x01"])
+def test_an_invalid_secret_key_raises_bls_error(bls: BLSBackend, sk: Any) -> None:
+    # Given a secret key outside 1..r-1 or not an int
+    # When it is used to derive, sign or prove / Then BLSError, never another exception
+    for operation in (bls.SkToPk, bls.PopProve, lambda key: bls.Sign(key, MESSAGE)):
+        with pytest.raises(BLSError, match="secret key"):
+            operation(sk)
+
+
+@pytest.mark.parametrize("value", WRONG_TYPES, ids=repr)
+def test_wrong_types_give_false_or_bls_error(bls: BLSBackend, value: Any) -> None:
+    # Given a value of the wrong type or length wherever bytes are expected
+    # When each operation receives it / Then verify-style ones say False, others raise BLSError
+    assert bls.Verify(value, MESSAGE, VALID_SIG) is False
+    assert bls.Verify(VALID_PK, value, VALID_SIG) is False
+    assert bls.Verify(VALID_PK, MESSAGE, value) is False
+    assert bls.KeyValidate(value) is False
+    assert bls.SignatureValidate(value) is False
+    assert bls.PopVerify(value, VALID_SIG) is False
+    assert bls.FastAggregateVerify(value, MESSAGE, VALID_SIG) is False
+    assert bls.FastAggregateVerify([value], MESSAGE, VALID_SIG) is False
+    assert bls.AggregateVerify([VALID_PK], value, VALID_SIG) is False
+    assert bls.BatchVerify([VALID_PK], [MESSAGE], value) is False
+    assert bls.VerifyWithValidatedKey(value, MESSAGE, VALID_SIG) is False
+    with pytest.raises(BLSError):
+        bls.Aggregate(value)
+    with pytest.raises(BLSError):
+        bls.Aggregate([value])
+    with pytest.raises(BLSError):
+        bls.AggregatePublicKeys([value])
+    if not isinstance(value, bytes):
+        with pytest.raises(BLSError):
+            bls.Sign(1, value)
+
+
+@pytest.mark.parametrize(("name", "rounds"), [("py_ecc", 12), ("blst", 400)])
+def test_random_bytes_never_raise_anything_but_bls_error(name: str, rounds: int) -> None:
+    # Given seeded random byte strings of key and signature sizes (and around them),
+    # half of them with a well-formed compression flag so that decoding gets further
+    bls, rng = backend(name), random.Random(1234)
+    for _ in range(rounds):
+        pk = rng.randbytes(rng.choice([47, 48, 48, 48, 49]))
+        sig = rng.randbytes(rng.choice([95, 96, 96, 96, 97]))
+        if rng.random() < 0.5 and pk and sig:
+            pk = bytes([(pk[0] | 0x80) & ~0x40]) + pk[1:]
+            sig = bytes([(sig[0] | 0x80) & ~0x40]) + sig[1:]
+        # When every operation receives them / Then each returns False or raises BLSError
+        assert bls.KeyValidate(pk) is False
+        assert bls.Verify(pk, MESSAGE, sig) is False
+        assert bls.VerifyWithValidatedKey(VALID_PK, MESSAGE, sig) is False
+        assert bls.AggregateVerify([pk], [MESSAGE], sig) is False
+        with pytest.raises(BLSError):
+            bls.Aggregate([sig])
+        # (AggregatePublicKeys trusts its input: py_ecc only decodes, so an off-subgroup point
+        # may be summed; blst always subgroup-checks. Either way: bytes or BLSError.)
+        with contextlib.suppress(BLSError):
+            assert len(bls.AggregatePublicKeys([pk])) == 48
+
+
+# --------------------------------------------------------------------------- PoP, fast paths
+
+
+@pytest.mark.slow
+def test_a_proof_of_possession_proves_only_its_own_key(
+    bls: BLSBackend, keys: list[tuple[int, bytes]]
+) -> None:
+    # Given two validators' keys and the first one's proof of possession
+    (sk, pk), (_, other_pk) = keys[0], keys[1]
+    proof = bls.PopProve(sk)
+    # When the proof is checked / Then it proves pk, not another key, and is no plain signature
+    assert bls.PopVerify(pk, proof) is True
+    assert bls.PopVerify(other_pk, proof) is False
+    assert bls.Verify(pk, pk, proof) is False
+
+
+@pytest.mark.slow
+def test_verifying_with_the_cached_aggregate_key_equals_fast_aggregate_verify(
+    bls: BLSBackend, keys: list[tuple[int, bytes]]
+) -> None:
+    # Given a quorum's signatures on one message, aggregated, and their aggregate key
+    pks = [pk for _, pk in keys]
+    aggregate = bls.Aggregate([bls.Sign(sk, MESSAGE) for sk, _ in keys])
+    aggregate_key = bls.AggregatePublicKeys(pks)
+    # When both paths verify it, on the right and on a wrong message
+    # Then they agree
+    for message, expected in ((MESSAGE, True), (b"another round", False)):
+        assert bls.VerifyWithValidatedKey(aggregate_key, message, aggregate) is expected
+        assert bls.FastAggregateVerify(pks, message, aggregate) is expected
+
+
+def test_batch_verification_catches_errors_that_cancel_in_a_plain_sum(
+    blst: BLSBackend, keys: list[tuple[int, bytes]]
+) -> None:
+    # Given two valid signatures, then the same two with an error +D and -D added
+    (sk1, pk1), (sk2, pk2) = keys[0], keys[1]
+    m1, m2 = b"block 1", b"block 2"
+    sig1, sig2 = blst.Sign(sk1, m1), blst.Sign(sk2, m2)
+    delta = blst.hash_to_G2(b"error", b"ANY-DST")
+    bad1, bad2 = blst.Aggregate([sig1, delta]), blst.Aggregate([sig2, negate(delta)])
+    # When the sets are batch-verified
+    # Then the honest set passes and the doctored one fails, though its plain sum is valid
+    assert blst.BatchVerify([pk1, pk2], [m1, m2], [sig1, sig2]) is True
+    assert blst.AggregateVerify([pk1, pk2], [m1, m2], blst.Aggregate([bad1, bad2])) is True
+    assert blst.BatchVerify([pk1, pk2], [m1, m2], [bad1, bad2]) is False
+    assert blst.BatchVerify([pk1, pk2], [m1, m2], [sig2, sig1]) is False
+    assert blst.BatchVerify([pk1, pk2], [m1], [sig1, sig2]) is False
+
+
+# --------------------------------------------------------------------------- KeyGen
+
+
+def test_keygen_is_deterministic_and_matches_the_reference() -> None:
+    # Given fixed input keying material
+    ikm = bytes(range(32))
+    # When keys are derived twice, with another ikm and with key_info
+    sk = KeyGen(ikm)
+    # Then the same ikm gives the same key, equal to py_ecc's, and anything else differs
+    assert KeyGen(ikm) == sk
+    assert sk == G2ProofOfPossession.KeyGen(ikm)
+    assert KeyGen(ikm, b"validator-3") == G2ProofOfPossession.KeyGen(ikm, b"validator-3")
+    assert len({sk, KeyGen(bytes(32)), KeyGen(ikm, b"validator-3")}) == 3
+    assert 0 < sk < CURVE_ORDER
+
+
+@pytest.mark.parametrize("ikm", [bytes(31), b"", "x" * 32, None])
+def test_keygen_refuses_short_or_non_bytes_key_material(ikm: Any) -> None:
+    # Given key material shorter than 32 bytes or not bytes / When KeyGen runs / Then BLSError
+    with pytest.raises(BLSError, match="32 bytes"):
+        KeyGen(ikm)
+
+
+# --------------------------------------------------------------------------- selection
+
+
+@pytest.mark.parametrize(
+    ("env_value", "expected"),
+    [("py_ecc", "py_ecc"), ("blst", "blst"), ("auto", "blst"), ("", "blst"), (None, "blst")],
+)
+def test_the_environment_selects_the_backend(
+    monkeypatch: pytest.MonkeyPatch, env_value: str | None, expected: str
+) -> None:
+    # Given LEDGER_BLS_BACKEND set (or unset) and pyblst installed
+    if env_value is None:
+        monkeypatch.delenv(ENV_VAR, raising=False)
+    else:
+        monkeypatch.setenv(ENV_VAR, env_value)
+    # When the default backend is asked for / Then it is the configured one, cached
+    assert backend().name == expected
+    assert backend() is backend(expected)
+
+
+def test_auto_falls_back_to_py_ecc_without_pyblst(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given auto selection on a machine where pyblst cannot be imported
+    monkeypatch.setenv(ENV_VAR, "auto")
+    monkeypatch.setattr(crypto, "_importable", lambda name: name != "blst")
+    # When the default backend is asked for / Then it is the reference
+    assert backend().name == "py_ecc"
+    assert available_backends() == ["py_ecc"]
+
+
+@pytest.mark.parametrize("value", ["BLST", "pyecc", "none", " blst"])
+def test_an_unknown_backend_name_raises_bls_error(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    # Given an unknown name in the environment or passed directly
+    monkeypatch.setenv(ENV_VAR, value)
+    # When a backend is asked for / Then BLSError names the variable and the choices
+    with pytest.raises(BLSError, match=f"{ENV_VAR}.*auto, py_ecc, blst"):
+        backend()
+    with pytest.raises(BLSError, match="unknown BLS backend"):
+        backend(value)
+
+
+def test_both_backends_are_available_cached_and_implement_the_protocol() -> None:
+    # Given the installed environment / When backends are listed and built
+    # Then both exist, each is a singleton and satisfies the shared protocols
+    assert available_backends() == ["py_ecc", "blst"]
+    for name in BACKENDS:
+        assert backend(name) is backend(name)
+        assert backend(name).name == name
+        assert isinstance(backend(name), Backend)
+        assert isinstance(backend(name), BLSBackend)
