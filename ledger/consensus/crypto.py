@@ -51,6 +51,7 @@ import hashlib
 import hmac
 import os
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol, TypeVar, runtime_checkable
 
@@ -132,26 +133,25 @@ def _is_encoding(value: object, size: int) -> bool:
     return isinstance(value, bytes) and len(value) == size
 
 
-def _encodings(values: object, size: int) -> list[bytes] | None:
-    """``values`` as a list of ``size``-byte strings, or None when it is anything else.
+def _encodings(values: object, size: int | None) -> list[bytes] | None:
+    """``values`` as a list of bytes (each ``size`` long unless None), or None if anything else.
 
     A bytes object is itself a Sequence (of ints), hence the explicit exclusion.
     """
     if not isinstance(values, Sequence) or isinstance(values, bytes | bytearray | str):
         return None
     items = list(values)
-    if not all(_is_encoding(item, size) for item in items):
+    if not all(isinstance(v, bytes) and size in (None, len(v)) for v in items):
         return None
     return items
 
 
-def _messages(values: object) -> list[bytes] | None:
-    if not isinstance(values, Sequence) or isinstance(values, bytes | bytearray | str):
-        return None
-    items = list(values)
-    if not all(isinstance(item, bytes) for item in items):
-        return None
-    return items
+def _is_triple(pk: object, message: object, signature: object) -> bool:
+    return (
+        _is_encoding(pk, PUBKEY_SIZE)
+        and isinstance(message, bytes)
+        and _is_encoding(signature, SIGNATURE_SIZE)
+    )
 
 
 def _require_sk(sk: object) -> int:
@@ -193,7 +193,7 @@ _T = TypeVar("_T")
 # --------------------------------------------------------------------------- shared boundary
 
 
-class _Ciphersuite:
+class _Ciphersuite(ABC):
     """Input validation and exception wrapping shared by both backends.
 
     Public methods check types and lengths, then call the backend's ``_``-prefixed primitive
@@ -201,13 +201,7 @@ class _Ciphersuite:
     """
 
     name: str = ""
-    _failures: tuple[type[Exception], ...] = (
-        ValueError,
-        TypeError,
-        ArithmeticError,
-        IndexError,
-        AssertionError,
-    )
+    _failures: tuple[type[Exception], ...] = (ValueError, TypeError, ArithmeticError, IndexError)
 
     def _answer(self, check: Callable[[], bool]) -> bool:
         try:
@@ -237,11 +231,7 @@ class _Ciphersuite:
 
     def Verify(self, pk: bytes, message: bytes, signature: bytes) -> bool:
         """True iff ``pk`` is a valid key and ``signature`` signs ``message`` under it."""
-        if not (
-            _is_encoding(pk, PUBKEY_SIZE)
-            and isinstance(message, bytes)
-            and _is_encoding(signature, SIGNATURE_SIZE)
-        ):
+        if not _is_triple(pk, message, signature):
             return False
         return self._answer(lambda: self._verify(pk, message, signature))
 
@@ -267,7 +257,7 @@ class _Ciphersuite:
         self, pks: Sequence[bytes], messages: Sequence[bytes], signature: bytes
     ) -> bool:
         """Key i signed message i; one aggregate signature. False if empty or lengths differ."""
-        keys, msgs = _encodings(pks, PUBKEY_SIZE), _messages(messages)
+        keys, msgs = _encodings(pks, PUBKEY_SIZE), _encodings(messages, None)
         if not keys or msgs is None or len(keys) != len(msgs):
             return False
         if not _is_encoding(signature, SIGNATURE_SIZE):
@@ -309,11 +299,7 @@ class _Ciphersuite:
     def VerifyWithValidatedKey(self, pk: bytes, message: bytes, signature: bytes) -> bool:
         """``Verify`` minus the public-key subgroup check; ``pk`` must be validated (or a sum of
         validated keys). The identity key is still rejected; the signature is fully checked."""
-        if not (
-            _is_encoding(pk, PUBKEY_SIZE)
-            and isinstance(message, bytes)
-            and _is_encoding(signature, SIGNATURE_SIZE)
-        ):
+        if not _is_triple(pk, message, signature):
             return False
         if pk == IDENTITY_PUBKEY:
             return False
@@ -326,7 +312,7 @@ class _Ciphersuite:
     ) -> bool:
         """True iff every ``signatures[i]`` is a valid signature of ``messages[i]`` by
         ``pks[i]``. False if empty, if lengths differ or if anything is malformed."""
-        keys, msgs = _encodings(pks, PUBKEY_SIZE), _messages(messages)
+        keys, msgs = _encodings(pks, PUBKEY_SIZE), _encodings(messages, None)
         sigs = _encodings(signatures, SIGNATURE_SIZE)
         if not keys or msgs is None or sigs is None or not len(keys) == len(msgs) == len(sigs):
             return False
@@ -354,51 +340,40 @@ class _Ciphersuite:
         return self._produce(lambda: self._hash_to_g2(msg, dst), "hash_to_G2")
 
     # ---- primitives each backend provides (inputs already type- and length-checked)
-
-    def _sk_to_pk(self, sk: int) -> bytes:
-        raise NotImplementedError
-
-    def _sign(self, sk: int, message: bytes) -> bytes:
-        raise NotImplementedError
-
-    def _verify(self, pk: bytes, message: bytes, signature: bytes) -> bool:
-        raise NotImplementedError
-
-    def _pop_prove(self, sk: int) -> bytes:
-        raise NotImplementedError
-
-    def _pop_verify(self, pk: bytes, proof: bytes) -> bool:
-        raise NotImplementedError
-
-    def _aggregate(self, signatures: list[bytes]) -> bytes:
-        raise NotImplementedError
-
-    def _fast_aggregate_verify(self, pks: list[bytes], message: bytes, signature: bytes) -> bool:
-        raise NotImplementedError
-
-    def _aggregate_verify(self, pks: list[bytes], messages: list[bytes], signature: bytes) -> bool:
-        raise NotImplementedError
-
-    def _key_validate(self, pk: bytes) -> bool:
-        raise NotImplementedError
-
-    def _aggregate_public_keys(self, pks: list[bytes]) -> bytes:
-        raise NotImplementedError
-
-    def _verify_validated(self, pk: bytes, message: bytes, signature: bytes) -> bool:
-        raise NotImplementedError
-
-    def _batch_verify(self, pks: list[bytes], messages: list[bytes], sigs: list[bytes]) -> bool:
-        raise NotImplementedError
-
-    def _signature_validate(self, signature: bytes) -> bool:
-        raise NotImplementedError
-
-    def _point_validate_g1(self, data: bytes) -> bool:
-        raise NotImplementedError
-
-    def _hash_to_g2(self, message: bytes, dst: bytes) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def _sk_to_pk(self, sk: int) -> bytes: ...
+    @abstractmethod
+    def _sign(self, sk: int, message: bytes) -> bytes: ...
+    @abstractmethod
+    def _verify(self, pk: bytes, message: bytes, signature: bytes) -> bool: ...
+    @abstractmethod
+    def _pop_prove(self, sk: int) -> bytes: ...
+    @abstractmethod
+    def _pop_verify(self, pk: bytes, proof: bytes) -> bool: ...
+    @abstractmethod
+    def _aggregate(self, signatures: list[bytes]) -> bytes: ...
+    @abstractmethod
+    def _fast_aggregate_verify(
+        self, pks: list[bytes], message: bytes, signature: bytes
+    ) -> bool: ...
+    @abstractmethod
+    def _aggregate_verify(
+        self, pks: list[bytes], messages: list[bytes], signature: bytes
+    ) -> bool: ...
+    @abstractmethod
+    def _key_validate(self, pk: bytes) -> bool: ...
+    @abstractmethod
+    def _aggregate_public_keys(self, pks: list[bytes]) -> bytes: ...
+    @abstractmethod
+    def _verify_validated(self, pk: bytes, message: bytes, signature: bytes) -> bool: ...
+    @abstractmethod
+    def _batch_verify(self, pks: list[bytes], messages: list[bytes], sigs: list[bytes]) -> bool: ...
+    @abstractmethod
+    def _signature_validate(self, signature: bytes) -> bool: ...
+    @abstractmethod
+    def _point_validate_g1(self, data: bytes) -> bool: ...
+    @abstractmethod
+    def _hash_to_g2(self, message: bytes, dst: bytes) -> bytes: ...
 
     def __repr__(self) -> str:
         return f"<BLS backend {self.name}>"
@@ -426,7 +401,8 @@ class _PyEccBackend(_Ciphersuite):
         from py_ecc.fields import optimized_bls12_381_FQ2 as FQ2
         from py_ecc.fields import optimized_bls12_381_FQ12 as FQ12
 
-        self._failures = (*_Ciphersuite._failures, ValidationError)
+        # py_ecc signals some malformed input with assert or its own ValidationError.
+        self._failures = (*_Ciphersuite._failures, AssertionError, ValidationError)
         self._pop: Any = G2ProofOfPossession
         self._curve: Any = curve
         self._points: Any = g2_primitives
