@@ -22,6 +22,7 @@ The result is a C-contiguous BGR ``uint8`` array, the layout OpenCV and DeepFace
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from typing import Final
@@ -71,6 +72,7 @@ GOOD_FACE_SIDE_PX: Final = 150
 # sharp faces 282-826; the same photos under a Gaussian blur (radius in original pixels, before
 # the downscale) of 2 px: 34-58, 3 px: 16-33, 4 px: 9-23, 6 px: 5-13. The bar sits between
 # "slightly soft, still recognised" and "visibly smeared".
+QUALITY_SIDE_PX: Final = 150
 MIN_SHARPNESS: Final = 25.0
 SHARP_SHARPNESS: Final = 200.0
 
@@ -128,10 +130,12 @@ def load_image(
 
 def _decode(image: Image.Image, max_side: int) -> np.ndarray:
     try:
-        if image.format == "JPEG":
-            # DCT-domain downscale by 1/2, 1/4 or 1/8, never below the requested box; EXIF
-            # rotation only swaps the sides, so a square box of max_side is safe either way.
-            image.draft("RGB", (max_side, max_side))
+        width, height = image.size
+        scale = max_side / max(width, height)
+        if image.format == "JPEG" and scale < 1:
+            # DCT-domain downscale by 1/2, 1/4 or 1/8, never below the requested size; EXIF
+            # rotation only swaps the sides, and the scale depends on the long side alone.
+            image.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
         image.load()
         oriented = ImageOps.exif_transpose(image)
         rgb = oriented.convert("RGB")
