@@ -17,7 +17,9 @@ Backends (``backend(name)``, cached singletons)
                   to py_ecc; both pass the Ethereum conformance vectors
                   (tests/ledger/test_bls_vectors.py).
     ``backend()`` with no name reads ``LEDGER_BLS_BACKEND`` (``auto`` = blst when importable,
-    else py_ecc; ``py_ecc``; ``blst``). Anything else raises ``BLSError``.
+    else py_ecc; ``py_ecc``; ``blst``). Anything else raises ``BLSError``. Beyond ``Backend``,
+    both offer ``BatchVerify`` (catch-up), ``SignatureValidate``, ``PointValidateG1`` and
+    ``hash_to_G2`` (conformance vectors): the ``BLSBackend`` protocol.
 
 Malformed input
     Verify-style operations (``Verify``, ``*AggregateVerify``, ``KeyValidate``, ``PopVerify``,
@@ -642,7 +644,7 @@ def available_backends() -> list[str]:
 def backend(name: str | None = None) -> BLSBackend:
     """The cached backend ``name``; None reads ``LEDGER_BLS_BACKEND`` (unset or empty = auto).
 
-    ``auto`` is blst when pyblst is importable, else py_ecc. BLSError for any other name or a
+    ``auto`` is blst when pyblst imports, else py_ecc. BLSError for any other name or for a
     named backend whose library is missing.
     """
     if name is None:
@@ -655,8 +657,17 @@ def backend(name: str | None = None) -> BLSBackend:
         raise BLSError(
             f"unknown BLS backend {name!r}{source}; expected one of {', '.join(_CHOICES)}"
         )
-    if name == "auto":
-        name = "blst" if _importable("blst") else "py_ecc"
+    if name != "auto":
+        return _instance(name)
+    if _importable("blst"):
+        try:
+            return _instance("blst")
+        except BLSError:  # found but unloadable (a broken wheel): the reference still works
+            pass
+    return _instance("py_ecc")
+
+
+def _instance(name: str) -> BLSBackend:
     with _lock:
         instance = _instances.get(name)
         if instance is None:

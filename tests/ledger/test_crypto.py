@@ -424,6 +424,22 @@ def test_auto_falls_back_to_py_ecc_without_pyblst(monkeypatch: pytest.MonkeyPatc
     assert available_backends() == ["py_ecc"]
 
 
+def test_auto_falls_back_to_py_ecc_when_pyblst_is_found_but_fails_to_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given auto selection and a pyblst that is on the path but whose extension cannot load
+    def broken() -> Any:
+        raise ImportError("undefined symbol: blst_p1_uncompress")
+
+    monkeypatch.setenv(ENV_VAR, "auto")
+    monkeypatch.setattr(crypto, "_instances", {})
+    monkeypatch.setitem(crypto._FACTORIES, "blst", broken)
+    # When the default backend is asked for / Then it is the reference, and naming blst fails
+    assert backend().name == "py_ecc"
+    with pytest.raises(BLSError, match="not installed: undefined symbol"):
+        backend("blst")
+
+
 @pytest.mark.parametrize("value", ["BLST", "pyecc", "none", " blst"])
 def test_an_unknown_backend_name_raises_bls_error(
     monkeypatch: pytest.MonkeyPatch, value: str
