@@ -1,0 +1,670 @@
+"""The replica: a pure DiemBFT v4 / Jolteon state machine driven by messages and ticks.
+
+docs/ledger.md describes the protocol; each handler names the section it implements. Handlers are
+all-or-nothing (STYLE.md rule 5): ``_check_*`` methods validate the whole message and may raise an
+``InvalidMessage`` subclass without touching any state; only then does ``_apply_*`` assign. The
+``execute`` and ``on_reconfigure`` callbacks must be deterministic and must not raise; they can be
+called while validating a message that is later rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from .aggregation import VoteCollector
+from .block_tree import BlockTree, make_block, make_root_qc
+from .certificates import verify_qc, verify_tc
+from .effects import Broadcast, Commit, Effect, NewEpoch, PersistSafety, Send, SetTimer
+from .errors import (
+    ConsensusError,
+    Equivocation,
+    FutureMessage,
+    InvalidCertificate,
+    InvalidMessage,
+    InvalidSignature,
+    NotLeader,
+    SafetyViolation,
+    StaleMessage,
+    WrongSender,
+)
+from .pacemaker import Pacemaker
+from .params import ProtocolParams
+from .safety import SafetyRules, SafetyState
+from .signing import MAX_CHAIN_ID_BYTES
+from .sync import build_sync_response, plan_sync_response
+from .types import (
+    Block,
+    CommittedBlock,
+    Message,
+    Proposal,
+    QuorumCert,
+    SyncRequest,
+    SyncResponse,
+    TimeoutCert,
+    TimeoutMsg,
+    Vote,
+)
+from .validators import SIGNATURE_SIZE, ValidatorSet
+
+if TYPE_CHECKING:
+    from .crypto import Backend
+
+__all__ = ["Replica"]
+
+PayloadSource = Callable[[int], Sequence[bytes]]
+Execute = Callable[[bytes, Sequence[bytes]], bytes]
+Reconfigure = Callable[[Block], "ValidatorSet | None"]
+
+#: Verified certificates remembered (by hash) so each is checked once; a memo, not protocol state.
+_VERIFIED_CACHE_SIZE = 4096
+
+
+class Replica:
+    """One validator's consensus state; see the module docstring and docs/ledger.md."""
+
+    def __init__(
+        self,
+        *,
+        chain_id: bytes,
+        index: int,
+        secret_key: int,
+        validator_set: ValidatorSet,
+        genesis: Block,
+        crypto: Backend,
+        params: ProtocolParams | None = None,
+        safety: SafetyState | None = None,
+        payload_source: PayloadSource | None = None,
+        execute: Execute | None = None,
+        on_reconfigure: Reconfigure | None = None,
+    ) -> None:
+        if not 0 < len(chain_id) <= MAX_CHAIN_ID_BYTES:
+            raise ConsensusError(f"chain id must be 1..{MAX_CHAIN_ID_BYTES} bytes")
+        if genesis.header.chain_id != chain_id or genesis.epoch != validator_set.epoch:
+            raise ConsensusError("genesis does not match the chain id or the validator set epoch")
+        if not 0 <= index < validator_set.n:
+            raise ConsensusError("index is not a member of the validator set")
+        self.chain_id = chain_id
+        self.index = index
+        self.params = params if params is not None else ProtocolParams()
+        self._rules = SafetyRules(
+            chain_id=chain_id, index=index, secret_key=secret_key, crypto=crypto
+        )
+        self._public_key = crypto.SkToPk(secret_key)
+        if validator_set.public_key(index) != self._public_key:
+            raise ConsensusError("secret key does not match the validator set entry at index")
+        self._payload_source = payload_source
+        self._execute = execute
+        self._on_reconfigure = on_reconfigure
+        self._genesis = genesis
+        self._committed: list[CommittedBlock] = []
+        self._tip = genesis
+        self._verified: dict[bytes, None] = {}
+        self._sync_pending: tuple[int, int] | None = None  # (peer, sent at ms)
+        self._buffered: tuple[int, Proposal] | None = None
+        self._in_propose = False
+        self._propose_later = False
+        self._reset_epoch(validator_set, genesis)
+        state = safety if safety is not None else SafetyState(validator_set.epoch)
+        self._safety = SafetyRules.enter_epoch(state, validator_set.epoch, genesis.round)
+
+    def _reset_epoch(self, validator_set: ValidatorSet, root: Block) -> None:
+        self._vset = validator_set
+        # A validator dropped by a reconfiguration keeps following the chain but never signs.
+        self._is_member = (
+            self.index < validator_set.n
+            and validator_set.public_key(self.index) == self._public_key
+        )
+        self._tree = BlockTree(root, make_root_qc(validator_set.epoch, root))
+        self._pacemaker = Pacemaker(self.params, round=root.round + 1)
+        self._votes = VoteCollector()
+        self._proposals: dict[int, bytes] = {}
+        self._last_proposed_round = root.round
+
+    # -- read-only views ------------------------------------------------------------------------
+
+    @property
+    def safety_state(self) -> SafetyState:
+        """The value to persist (the latest ``PersistSafety`` carries it too)."""
+        return self._safety
+
+    @property
+    def round(self) -> int:
+        return self._pacemaker.round
+
+    @property
+    def epoch(self) -> int:
+        return self._vset.epoch
+
+    @property
+    def validator_set(self) -> ValidatorSet:
+        return self._vset
+
+    @property
+    def high_qc(self) -> QuorumCert:
+        return self._tree.high_qc
+
+    @property
+    def committed(self) -> tuple[Block, ...]:
+        """Committed blocks in height order (genesis excluded)."""
+        return tuple(c.block for c in self._committed)
+
+    @property
+    def committed_with_certs(self) -> tuple[CommittedBlock, ...]:
+        return tuple(self._committed)
+
+    @property
+    def committed_height(self) -> int:
+        return self._tip.height
+
+    def snapshot(self) -> tuple[object, ...]:
+        """Every piece of protocol state, as comparable values (tests check all-or-nothing)."""
+        return (
+            self._safety,
+            self._vset.digest,
+            self._tree.snapshot(),
+            self._pacemaker.snapshot(),
+            self._votes.snapshot(),
+            tuple(sorted(self._proposals.items())),
+            tuple(c.block.hash for c in self._committed),
+            self._sync_pending,
+            None if self._buffered is None else self._buffered[1].hash,
+            self._last_proposed_round,
+            self._propose_later,
+        )
+
+    # -- entry points ---------------------------------------------------------------------------
+
+    def start(self, now_ms: int) -> list[Effect]:
+        """Arm the first round timer (and propose if this replica leads it)."""
+        effects: list[Effect] = []
+        before = self._safety
+        self._enter_round(self._pacemaker.round, now_ms, None, effects, force=True)
+        return self._finish(before, effects, now_ms)
+
+    def on_message(self, sender: int, message: Message, now_ms: int) -> list[Effect]:
+        """Dispatch on the message type."""
+        if isinstance(message, Proposal):
+            return self.on_proposal(sender, message, now_ms)
+        if isinstance(message, Vote):
+            return self.on_vote(sender, message, now_ms)
+        if isinstance(message, TimeoutMsg):
+            return self.on_timeout(sender, message, now_ms)
+        if isinstance(message, SyncRequest):
+            return self.on_sync_request(sender, message, now_ms)
+        if isinstance(message, SyncResponse):
+            return self.on_sync_response(sender, message, now_ms)
+        raise InvalidMessage(f"unknown message type {type(message).__name__}")
+
+    def on_tick(self, now_ms: int) -> list[Effect]:
+        """docs/ledger.md "Pacemaker": local timeout and re-broadcast when the round timer fires."""
+        before = self._safety
+        effects: list[Effect] = []
+        if (
+            self._sync_pending is not None
+            and now_ms >= self._sync_pending[1] + self.params.sync_retry_ms
+        ):
+            self._sync_pending = None
+        if self._propose_later:
+            self._propose_later = False
+            self._propose(now_ms, effects)
+        if self._pacemaker.is_expired(now_ms):
+            self._local_timeout(now_ms, effects)
+        return self._finish(before, effects, now_ms)
+
+    # -- proposals (docs/ledger.md "Proposal") --------------------------------------------------
+
+    def on_proposal(self, sender: int, proposal: Proposal, now_ms: int) -> list[Effect]:
+        before = self._safety
+        h = proposal.block.header
+        if h.chain_id != self.chain_id:
+            raise InvalidMessage("proposal for another chain")
+        if h.epoch < self.epoch:
+            raise StaleMessage("proposal from an old epoch")
+        if h.epoch > self.epoch:
+            effects = self._future_epoch(sender, proposal.qc.block_hash, now_ms)
+            self._buffered = (sender, proposal)
+            return self._finish(before, effects, now_ms)
+        parent = self._check_proposal(sender, proposal, now_ms)
+        effects = []
+        if parent is None:
+            # Valid as far as we can tell, but we lack its ancestors: catch up first.
+            self._request_sync(sender, proposal.qc.block_hash, now_ms, effects)
+            self._buffered = (sender, proposal)
+        else:
+            self._apply_proposal(sender, proposal, now_ms, effects)
+        return self._finish(before, effects, now_ms)
+
+    def _check_proposal(self, sender: int, proposal: Proposal, now_ms: int) -> Block | None:
+        """Every rule except those needing the parent block; returns the parent when known."""
+        block, qc, tc = proposal.block, proposal.qc, proposal.tc
+        h = block.header
+        if h.proposer != sender:
+            raise NotLeader("proposal not sent by its proposer")
+        if self._vset.leader(h.round) != h.proposer:
+            raise NotLeader(f"validator {h.proposer} is not the leader of round {h.round}")
+        if qc.epoch != self.epoch or qc.block_hash != h.parent_hash or qc.round >= h.round:
+            raise InvalidMessage("proposal QC does not certify the block's parent")
+        if h.round == qc.round + 1:
+            if tc is not None:
+                raise InvalidMessage("proposal carries a TC it does not need")
+        elif tc is None or tc.epoch != self.epoch or tc.round + 1 != h.round:
+            raise InvalidMessage("proposal round is not justified by its QC or a TC")
+        elif qc.round < tc.max_high_qc_round:
+            raise InvalidMessage("proposal after a timeout does not extend the highest QC")
+        if h.round < self._pacemaker.round:
+            raise StaleMessage(f"proposal for round {h.round} < current round")
+        seen = self._proposals.get(h.round)
+        if seen is not None and seen != block.hash:
+            raise Equivocation(f"leader {sender} proposed two blocks in round {h.round}")
+        if len(block.payload) > self.params.max_block_txs:
+            raise InvalidMessage("too many transactions")
+        if block.payload_bytes > self.params.max_block_bytes:
+            raise InvalidMessage("payload too large")
+        if not block.is_payload_consistent():
+            raise InvalidMessage("payload does not match the payload root")
+        if h.timestamp_ms > now_ms + self.params.max_clock_drift_ms:
+            raise InvalidMessage("proposal timestamp too far in the future")
+        self._require_qc(qc)
+        if tc is not None:
+            self._require_tc(tc)
+        parent = self._tree.get(h.parent_hash)
+        if parent is None:
+            return None
+        if h.height != parent.height + 1:
+            raise InvalidMessage("proposal height is not parent height + 1")
+        if h.timestamp_ms <= parent.header.timestamp_ms:
+            raise InvalidMessage("proposal timestamp is not after its parent's")
+        if h.state_root != self._compute_state_root(parent, block.payload):
+            raise InvalidMessage("proposal state root does not match execution")
+        return parent
+
+    def _apply_proposal(
+        self, sender: int, proposal: Proposal, now_ms: int, effects: list[Effect]
+    ) -> None:
+        epoch = self.epoch
+        self._process_qc(proposal.qc, sender, now_ms, effects)
+        if self.epoch != epoch:
+            return  # the QC committed a reconfiguration: this proposal belongs to the old epoch
+        if proposal.tc is not None:
+            self._process_tc(proposal.tc, now_ms, effects)
+        self._accept_proposal(proposal, now_ms, effects)
+
+    def _accept_proposal(self, proposal: Proposal, now_ms: int, effects: list[Effect]) -> None:
+        """Insert a validated block and vote for it if the safety rules allow."""
+        block = proposal.block
+        if block.hash in self._tree:
+            return
+        self._tree.insert_block(block)
+        self._proposals[block.round] = block.hash
+        if (
+            self._is_member
+            and block.round == self._pacemaker.round
+            and SafetyRules.is_safe_to_vote(
+                self._safety, block.round, proposal.qc.round, proposal.tc
+            )
+        ):
+            try:
+                self._safety, vote = self._rules.sign_vote(
+                    self._safety, block, proposal.qc, proposal.tc
+                )
+            except SafetyViolation:
+                return  # e.g. a persisted state from a later epoch: never sign
+            self._deliver_vote(vote, now_ms, effects)
+        if self._tree.get_qc(block.hash) is None:
+            # Votes for this block may have arrived before it did.
+            qc, bad = self._votes.prepare_for_block(
+                block.round, block.hash, self._vset, self.chain_id
+            )
+            self._votes.drop(block.round, bad)
+            if qc is not None:
+                self._process_qc(qc, self.index, now_ms, effects)
+
+    def _propose(self, now_ms: int, effects: list[Effect]) -> None:
+        """docs/ledger.md "Proposal": extend the high QC (after a TC only if it is high enough)."""
+        if self._in_propose:
+            # Re-entered through our own vote (n = 1): propose on the next tick, not recursively.
+            self._propose_later = True
+            effects.append(SetTimer(now_ms))
+            return
+        r = self._pacemaker.round
+        high_qc = self._tree.high_qc
+        parent = self._tree.get(high_qc.block_hash)
+        if (
+            not self._is_member
+            or self._last_proposed_round >= r
+            or parent is None
+            or self._vset.leader(r) != self.index
+        ):
+            return
+        tc = None
+        if r != high_qc.round + 1:
+            tc = self._pacemaker.last_tc
+            if tc is None or tc.round + 1 != r or high_qc.round < tc.max_high_qc_round:
+                return
+        payload = self._take_payload()
+        block = make_block(
+            chain_id=self.chain_id,
+            epoch=self.epoch,
+            round=r,
+            parent=parent,
+            payload=payload,
+            proposer=self.index,
+            timestamp_ms=max(now_ms, parent.header.timestamp_ms + 1),
+            state_root=self._compute_state_root(parent, payload),
+        )
+        proposal = Proposal(block, high_qc, tc)
+        self._last_proposed_round = r
+        effects.append(Broadcast(proposal))
+        self._in_propose = True
+        try:
+            self._accept_proposal(proposal, now_ms, effects)
+        finally:
+            self._in_propose = False
+
+    def _take_payload(self) -> tuple[bytes, ...]:
+        if self._payload_source is None:
+            return ()
+        limit_bytes, size = self.params.max_block_bytes, 0
+        taken: list[bytes] = []
+        for tx in self._payload_source(limit_bytes):
+            if len(taken) >= self.params.max_block_txs or size + len(tx) > limit_bytes:
+                break
+            taken.append(bytes(tx))
+            size += len(tx)
+        return tuple(taken)
+
+    def _compute_state_root(self, parent: Block, payload: Sequence[bytes]) -> bytes:
+        if self._execute is None:
+            return parent.header.state_root
+        return self._execute(parent.header.state_root, payload)
+
+    # -- votes (docs/ledger.md "Vote", "QuorumCert") -------------------------------------------
+
+    def on_vote(self, sender: int, vote: Vote, now_ms: int) -> list[Effect]:
+        before = self._safety
+        if vote.epoch < self.epoch:
+            raise StaleMessage("vote from an old epoch")
+        if vote.epoch > self.epoch:
+            return self._finish(before, self._future_epoch(sender, vote.block_hash, now_ms), now_ms)
+        if vote.voter != sender or not 0 <= sender < self._vset.n:
+            raise WrongSender("vote signer is not the sender")
+        if len(vote.signature) != SIGNATURE_SIZE:
+            raise InvalidSignature("malformed vote signature")
+        if self._vset.leader(vote.round + 1) != self.index or not self._is_member:
+            raise InvalidMessage("vote sent to a replica that is not the next leader")
+        if vote.round > self._pacemaker.round + self.params.max_round_lookahead:
+            raise FutureMessage(f"vote for round {vote.round} is too far ahead")
+        if vote.round <= self._tree.high_qc.round or self._votes.existing(vote) is not None:
+            return []  # late (its round is certified already) or a duplicate
+        qc: QuorumCert | None = None
+        bad: tuple[int, ...] = ()
+        if vote.block_hash in self._tree:
+            qc, bad = self._votes.prepare_qc(vote, self._vset, self.chain_id)
+        effects: list[Effect] = []
+        self._votes.add(vote, bad)
+        if qc is not None:
+            self._process_qc(qc, sender, now_ms, effects)
+        return self._finish(before, effects, now_ms)
+
+    def _deliver_vote(self, vote: Vote, now_ms: int, effects: list[Effect]) -> None:
+        next_leader = self._vset.leader(vote.round + 1)
+        if next_leader != self.index:
+            effects.append(Send(next_leader, vote))
+            return
+        try:
+            qc, bad = self._votes.prepare_qc(vote, self._vset, self.chain_id)
+        except InvalidSignature:  # pragma: no cover - our own signature always verifies
+            return
+        self._votes.add(vote, bad)
+        if qc is not None:
+            self._process_qc(qc, self.index, now_ms, effects)
+
+    # -- timeouts (docs/ledger.md "Timeout", "TimeoutCert") -------------------------------------
+
+    def on_timeout(self, sender: int, msg: TimeoutMsg, now_ms: int) -> list[Effect]:
+        before = self._safety
+        if msg.epoch < self.epoch:
+            raise StaleMessage("timeout from an old epoch")
+        if msg.epoch > self.epoch:
+            target = msg.high_qc.block_hash
+            return self._finish(before, self._future_epoch(sender, target, now_ms), now_ms)
+        if msg.author != sender or not 0 <= sender < self._vset.n:
+            raise WrongSender("timeout author is not the sender")
+        if len(msg.signature) != SIGNATURE_SIZE:
+            raise InvalidSignature("malformed timeout signature")
+        hq, last_tc = msg.high_qc, msg.last_tc
+        if hq.epoch != self.epoch or hq.round >= msg.round:
+            raise InvalidMessage("timeout high QC is not from an earlier round of this epoch")
+        if last_tc is not None and (last_tc.epoch != self.epoch or last_tc.round + 1 != msg.round):
+            raise InvalidMessage("timeout carries a TC for the wrong round")
+        round_after = self._pacemaker.round
+        if hq.block_hash in self._tree:
+            round_after = max(round_after, hq.round + 1)
+        if last_tc is not None:
+            round_after = max(round_after, last_tc.round + 1)
+        if msg.round > round_after + self.params.max_round_lookahead:
+            raise FutureMessage(f"timeout for round {msg.round} is too far ahead")
+        self._require_qc(hq)
+        if last_tc is not None:
+            self._require_tc(last_tc)
+        if self._pacemaker.timeouts.existing(msg) is not None:
+            return []
+        tc: TimeoutCert | None = None
+        bad: tuple[int, ...] = ()
+        if msg.round >= round_after:
+            tc, bad = self._pacemaker.timeouts.prepare_tc(msg, self._vset, self.chain_id)
+        # -- apply --
+        effects: list[Effect] = []
+        epoch = self.epoch
+        self._process_qc(hq, sender, now_ms, effects)
+        if self.epoch != epoch:
+            return self._finish(before, effects, now_ms)
+        if last_tc is not None:
+            self._process_tc(last_tc, now_ms, effects)
+        if msg.round >= self._pacemaker.round:
+            self._pacemaker.timeouts.add(msg, bad)
+            if tc is not None:
+                self._process_tc(tc, now_ms, effects)
+            elif (
+                msg.round == self._pacemaker.round
+                and self._pacemaker.my_timeout is None
+                and self._pacemaker.timeouts.count(msg.round) > self._vset.f
+            ):
+                # f + 1 timeouts include an honest one: join, so the round ends quickly.
+                self._local_timeout(now_ms, effects)
+        return self._finish(before, effects, now_ms)
+
+    def _local_timeout(self, now_ms: int, effects: list[Effect]) -> None:
+        pm, high_qc = self._pacemaker, self._tree.high_qc
+        round = pm.round
+        if not self._is_member:
+            return
+        if pm.my_timeout is None:
+            try:
+                self._safety, msg = self._rules.sign_timeout(
+                    self._safety, round, high_qc, pm.last_tc
+                )
+            except SafetyViolation:
+                effects.append(SetTimer(pm.rearm(now_ms, high_qc.round)))
+                return
+            pm.my_timeout = msg
+            effects.append(Broadcast(msg))
+            tc, bad = pm.timeouts.prepare_tc(msg, self._vset, self.chain_id)
+            pm.timeouts.add(msg, bad)
+            if tc is not None:
+                self._process_tc(tc, now_ms, effects)
+        else:
+            effects.append(Broadcast(pm.my_timeout))
+        if pm.round == round:
+            effects.append(SetTimer(pm.rearm(now_ms, high_qc.round)))
+
+    # -- certificates, rounds, commits ----------------------------------------------------------
+
+    def _require_qc(self, qc: QuorumCert) -> None:
+        if qc == self._tree.root_qc or self._tree.get_qc(qc.block_hash) == qc:
+            return
+        if not self._check_cached(qc.hash, lambda: verify_qc(self._vset, self.chain_id, qc)):
+            raise InvalidCertificate("QC does not verify")
+
+    def _require_tc(self, tc: TimeoutCert) -> None:
+        if not self._check_cached(tc.hash, lambda: verify_tc(self._vset, self.chain_id, tc)):
+            raise InvalidCertificate("TC does not verify")
+
+    def _check_qc_for(self, validator_set: ValidatorSet, qc: QuorumCert) -> bool:
+        return self._check_cached(qc.hash, lambda: verify_qc(validator_set, self.chain_id, qc))
+
+    def _check_cached(self, key: bytes, verify: Callable[[], bool]) -> bool:
+        """Verify a certificate once; verified hashes are remembered (failures are not)."""
+        if key in self._verified:
+            return True
+        if not verify():
+            return False
+        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[key] = None
+        return True
+
+    def _process_qc(self, qc: QuorumCert, peer: int, now_ms: int, effects: list[Effect]) -> None:
+        """A verified QC: record it, commit by the 2-chain rule, advance the round."""
+        if qc.epoch != self.epoch:
+            return
+        if qc.block_hash not in self._tree:
+            if qc.round > self._tree.high_qc.round:
+                self._request_sync(peer, qc.block_hash, now_ms, effects)
+            return
+        if self._tree.get_qc(qc.block_hash) is None:
+            self._tree.insert_qc(qc)
+            self._safety = SafetyRules.observe_qc(self._safety, qc)
+            epoch = self.epoch
+            for item in self._tree.commit_candidates(qc):
+                self._commit(item, now_ms, effects)
+                if self.epoch != epoch:
+                    return
+            if self._tip.hash != self._tree.root.hash:
+                self._tree.advance_root(self._tip)
+        if qc.round >= self._pacemaker.round:
+            self._enter_round(qc.round + 1, now_ms, None, effects)
+
+    def _process_tc(self, tc: TimeoutCert, now_ms: int, effects: list[Effect]) -> None:
+        if tc.epoch == self.epoch and tc.round >= self._pacemaker.round:
+            self._enter_round(tc.round + 1, now_ms, tc, effects)
+
+    def _commit(self, item: CommittedBlock, now_ms: int, effects: list[Effect]) -> None:
+        """docs/ledger.md "Epochs": a committed reconfiguration ends the epoch at this block."""
+        self._committed.append(item)
+        self._tip = item.block
+        effects.append(Commit(item.block, item.cert))
+        new_set = self._on_reconfigure(item.block) if self._on_reconfigure is not None else None
+        if new_set is not None:
+            self._enter_epoch(new_set, item.block, now_ms, effects)
+
+    def _enter_epoch(
+        self, new_set: ValidatorSet, root: Block, now_ms: int, effects: list[Effect]
+    ) -> None:
+        if new_set.epoch != self.epoch + 1:
+            raise ConsensusError("on_reconfigure must return the validator set of epoch + 1")
+        self._reset_epoch(new_set, root)
+        self._safety = SafetyRules.enter_epoch(self._safety, new_set.epoch, root.round)
+        effects.append(NewEpoch(new_set.epoch, new_set))
+        self._enter_round(root.round + 1, now_ms, None, effects, force=True)
+
+    def _enter_round(
+        self,
+        round: int,
+        now_ms: int,
+        tc: TimeoutCert | None,
+        effects: list[Effect],
+        *,
+        force: bool = False,
+    ) -> None:
+        pm = self._pacemaker
+        if round <= pm.round and not force:
+            return
+        deadline = pm.enter_round(round, now_ms, self._tree.high_qc.round, tc)
+        self._votes.prune_below(round - 1)
+        self._proposals = {r: h for r, h in self._proposals.items() if r >= round}
+        effects.append(SetTimer(deadline))
+        if self._vset.leader(round) == self.index:
+            self._propose(now_ms, effects)
+
+    # -- sync (docs/ledger.md "Sync") -----------------------------------------------------------
+
+    def on_sync_request(self, sender: int, request: SyncRequest, now_ms: int) -> list[Effect]:
+        """Answer with what we have; changes nothing."""
+        response = build_sync_response(
+            request, self._committed, self._genesis.height, self._tree, self.params.sync_max_blocks
+        )
+        return [Send(sender, response)]
+
+    def on_sync_response(self, sender: int, response: SyncResponse, now_ms: int) -> list[Effect]:
+        before = self._safety
+        plan = plan_sync_response(
+            response,
+            chain_id=self.chain_id,
+            tip=self._tip,
+            validator_set=self._vset,
+            tree=self._tree,
+            check_qc=self._check_qc_for,
+            on_reconfigure=self._on_reconfigure,
+        )
+        effects: list[Effect] = []
+        for item, new_set in plan.commits:
+            self._committed.append(item)
+            self._tip = item.block
+            effects.append(Commit(item.block, item.cert))
+            if new_set is not None:
+                self._enter_epoch(new_set, item.block, now_ms, effects)
+            else:
+                self._tree.advance_root(item.block)
+        for entry in plan.certified:
+            if entry.block.epoch != self.epoch:
+                break  # a commit on the way reconfigured: the rest belongs to the old epoch
+            if entry.block.height <= self._tip.height or entry.block.parent_hash not in self._tree:
+                continue
+            self._tree.insert_block(entry.block)
+            self._process_qc(entry.qc, sender, now_ms, effects)
+        self._sync_pending = None
+        return self._finish(before, effects, now_ms)
+
+    def _request_sync(self, peer: int, target: bytes, now_ms: int, effects: list[Effect]) -> None:
+        pending = self._sync_pending
+        if pending is not None and now_ms < pending[1] + self.params.sync_retry_ms:
+            return
+        if peer == self.index:
+            return
+        self._sync_pending = (peer, now_ms)
+        effects.append(Send(peer, SyncRequest(self.epoch, self._tip.height, target)))
+
+    def _future_epoch(self, sender: int, target: bytes, now_ms: int) -> list[Effect]:
+        """A message from a later epoch cannot be checked yet: ask its sender to catch us up."""
+        effects: list[Effect] = []
+        self._request_sync(sender, target, now_ms, effects)
+        return effects
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _finish(self, before: SafetyState, effects: list[Effect], now_ms: int) -> list[Effect]:
+        """Retry a buffered proposal that became processable; put PersistSafety first."""
+        self._retry_buffered(now_ms, effects)
+        if self._safety != before:
+            effects.insert(0, PersistSafety(self._safety))
+        return effects
+
+    def _retry_buffered(self, now_ms: int, effects: list[Effect]) -> None:
+        if self._buffered is None:
+            return
+        sender, proposal = self._buffered
+        block = proposal.block
+        if block.epoch < self.epoch or block.round < self._pacemaker.round:
+            self._buffered = None
+            return
+        if block.epoch != self.epoch or block.parent_hash not in self._tree:
+            return
+        self._buffered = None
+        try:
+            parent = self._check_proposal(sender, proposal, now_ms)
+        except InvalidMessage:
+            return
+        if parent is not None:
+            self._apply_proposal(sender, proposal, now_ms, effects)
