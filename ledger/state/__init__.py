@@ -14,7 +14,7 @@ from ledger.state.errors import (
     TransactionRejected,
 )
 from ledger.state.execution import PopVerifier
-from ledger.state.executor import ExecutionResult, Executor
+from ledger.state.executor import INVALID_STATE_ROOT, ExecutionResult, Executor
 from ledger.state.records import (
     Account,
     AnchorRecord,
@@ -70,6 +70,7 @@ from ledger.state.transactions import (
 
 __all__ = [
     "DOOR_CODES",
+    "INVALID_STATE_ROOT",
     "MAX_BLOCK_BYTES",
     "MAX_TX_BYTES",
     "Account",

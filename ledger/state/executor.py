@@ -1,20 +1,36 @@
-"""The replica-facing hook: execute blocks speculatively by parent state root, prune on commit.
+"""The replica-facing hooks: execute blocks speculatively by parent state root, prune on commit.
 
-The consensus replica calls ``execute(parent_state_root, txs)`` when it validates or builds a
-proposal, compares the result with the root in the block header, and calls ``commit(root)`` when
-the block commits. States are kept by root: equal roots are equal states, whatever the path.
+The consensus replica (``ledger.consensus.replica.Replica``) takes
+``execute: Callable[[bytes, Sequence[bytes]], bytes]`` (parent state root, encoded transactions ->
+state root; must not raise) and ``on_reconfigure: Callable[[Block], ValidatorSet | None]``. Wire
+them as ``execute=executor.execute_root`` and, in the node, an ``on_reconfigure`` that calls
+``executor.reconfiguration(block.header.state_root)`` and builds the consensus ``ValidatorSet`` of
+epoch + 1 from the returned validators. States are kept by root: equal roots are equal states.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger.state.records import Receipt
-from ledger.state.state import State, apply_block
+from ledger.state.errors import InvalidBlock
+from ledger.state.records import Receipt, Validator
+from ledger.state.state import (
+    MAX_BLOCK_BYTES,
+    BlockProposal,
+    State,
+    apply_block,
+    decode_transactions,
+    propose_block,
+)
 from ledger.state.transactions import Transaction
 
-__all__ = ["ExecutionResult", "Executor"]
+__all__ = ["INVALID_STATE_ROOT", "ExecutionResult", "Executor"]
+
+INVALID_STATE_ROOT = b""
+"""What ``execute_root`` returns for a block that must be rejected. Block headers carry exactly 32
+bytes of state root, so this value can never match one, even one chosen by a Byzantine leader."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +48,9 @@ class Executor:
     def __init__(self, committed: State) -> None:
         self._committed = committed
         self._states: dict[bytes, State] = {committed.root: committed}
+        self._receipts: dict[bytes, tuple[Receipt, ...]] = {committed.root: ()}
+        # (parent root, payload) digest -> resulting root: a block is executed once per process.
+        self._executed: dict[bytes, bytes] = {}
 
     @property
     def committed(self) -> State:
@@ -44,20 +63,76 @@ class Executor:
         except KeyError:
             raise LookupError(f"no state with root {root.hex()}") from None
 
-    def execute(
-        self, parent_state_root: bytes, txs: Sequence[Transaction], *, begin_epoch: bool = False
-    ) -> ExecutionResult:
+    def receipts(self, root: bytes) -> tuple[Receipt, ...]:
+        """The receipts of the block whose execution produced ``root`` (with reasons)."""
+        self.state(root)
+        return self._receipts[root]
+
+    def execute(self, parent_state_root: bytes, txs: Sequence[Transaction]) -> ExecutionResult:
         """Apply ``txs`` on the parent state; raises ``InvalidBlock`` or ``LookupError``."""
-        state, receipts = apply_block(self.state(parent_state_root), txs, begin_epoch=begin_epoch)
-        self._states[state.root] = state
+        key = _block_key(parent_state_root, [tx.encoding for tx in txs])
+        known = self._executed.get(key)
+        if known is not None and known in self._states:
+            return ExecutionResult(known, self._receipts[known], self._states[known])
+        state, receipts = apply_block(self.state(parent_state_root), txs)
+        self._remember(key, state, receipts)
         return ExecutionResult(state.root, receipts, state)
+
+    def execute_root(self, parent_state_root: bytes, payload: Sequence[bytes]) -> bytes:
+        """The replica's ``execute`` hook: never raises; ``INVALID_STATE_ROOT`` when the block
+        is undecodable, carries a transaction invalid at the door, or has an unknown parent."""
+        try:
+            known = self._executed.get(_block_key(parent_state_root, payload))
+            if known is not None and known in self._states:
+                return known
+            return self.execute(parent_state_root, decode_transactions(payload)).state_root
+        except (InvalidBlock, LookupError):
+            return INVALID_STATE_ROOT
+
+    def propose(
+        self,
+        parent_state_root: bytes,
+        candidates: Sequence[Transaction],
+        *,
+        max_block_bytes: int = MAX_BLOCK_BYTES,
+    ) -> BlockProposal:
+        """Fill a block on the parent state from mempool candidates (see ``propose_block``) and
+        remember the result, so the replica's later ``execute_root`` of it is a cache hit."""
+        proposal = propose_block(
+            self.state(parent_state_root), candidates, max_block_bytes=max_block_bytes
+        )
+        key = _block_key(parent_state_root, [tx.encoding for tx in proposal.transactions])
+        self._remember(key, proposal.state, proposal.receipts)
+        return proposal
+
+    def reconfiguration(self, root: bytes) -> tuple[Validator, ...] | None:
+        """For ``on_reconfigure``: the next epoch's validators if the block that produced
+        ``root`` recorded validator-set changes (the epoch ends there once it commits)."""
+        state = self.state(root)
+        if not state.pending_validator_changes:
+            return None
+        return state.next_validator_set()
 
     def commit(self, root: bytes) -> State:
         """Mark ``root`` committed and forget states at or below its height (they can no longer
-        be extended); descendants of ``root``, all higher, are kept."""
+        be extended); descendants of ``root``, all higher, are kept. Call it on every commit, or
+        speculative states accumulate."""
         committed = self.state(root)
         self._committed = committed
-        self._states = {
-            r: s for r, s in self._states.items() if r == root or s.height > committed.height
-        }
+        keep = {r for r, s in self._states.items() if r == root or s.height > committed.height}
+        self._states = {r: self._states[r] for r in keep}
+        self._receipts = {r: self._receipts[r] for r in keep}
+        self._executed = {k: r for k, r in self._executed.items() if r in keep}
         return committed
+
+    def _remember(self, key: bytes, state: State, receipts: tuple[Receipt, ...]) -> None:
+        self._executed[key] = state.root
+        self._states[state.root] = state
+        self._receipts[state.root] = receipts
+
+
+def _block_key(parent_state_root: bytes, encoded: Sequence[bytes]) -> bytes:
+    digest = hashlib.sha256(parent_state_root)
+    for data in encoded:
+        digest.update(hashlib.sha256(data).digest())
+    return digest.digest()

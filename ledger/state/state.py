@@ -23,11 +23,9 @@ from ledger.state.execution import (
     BlockContext,
     PopVerifier,
     begin_block,
+    begin_epoch,
     check_admission,
     execute_transaction,
-)
-from ledger.state.execution import (
-    begin_epoch as _begin_epoch,
 )
 from ledger.state.records import (
     Account,
@@ -290,16 +288,15 @@ def decode_transactions(encoded: Sequence[bytes]) -> list[Transaction]:
     return txs
 
 
-def apply_block(
-    state: State, txs: Sequence[Transaction], *, begin_epoch: bool = False
-) -> tuple[State, tuple[Receipt, ...]]:
-    """Apply one block: height + 1, then (if ``begin_epoch``) the pending validator-set changes
-    and epoch + 1, then each transaction in order. Raises ``InvalidBlock``; ``state`` is never
-    modified. Call it once per block of the chain, including blocks without transactions."""
+def apply_block(state: State, txs: Sequence[Transaction]) -> tuple[State, tuple[Receipt, ...]]:
+    """Apply one block: height + 1; if the parent recorded validator-set changes, apply them and
+    begin the next epoch (see ``_open_block``); then each transaction in order. Raises
+    ``InvalidBlock``; ``state`` is never modified. Call it once per block of the chain, including
+    blocks without transactions."""
     size = sum(len(tx.encoding) for tx in txs)
     if size > MAX_BLOCK_BYTES:
         raise InvalidBlock(-1, f"{size} bytes of transactions exceeds {MAX_BLOCK_BYTES}")
-    ctx = _open_block(state, begin_epoch)
+    ctx = _open_block(state)
     receipts = []
     for index, tx in enumerate(txs):
         try:
@@ -327,12 +324,11 @@ def propose_block(
     candidates: Sequence[Transaction],
     *,
     max_block_bytes: int = MAX_BLOCK_BYTES,
-    begin_epoch: bool = False,
 ) -> BlockProposal:
     """Fill a block from mempool candidates (in the given order), skipping those that fail the
     door checks at their position, so ``apply_block(state, proposal.transactions)`` reproduces
     ``proposal.state`` exactly."""
-    ctx = _open_block(state, begin_epoch)
+    ctx = _open_block(state)
     chosen: list[Transaction] = []
     receipts: list[Receipt] = []
     excluded: list[tuple[Transaction, InvalidTransaction]] = []
@@ -359,9 +355,14 @@ def propose_block(
     )
 
 
-def _open_block(state: State, start_epoch: bool) -> BlockContext:
+def _open_block(state: State) -> BlockContext:
+    """Start a block on ``state``. Epoch rule (docs/ledger.md "Epochs"): the consensus layer ends
+    an epoch at the committed block whose state holds pending validator-set changes, and the next
+    epoch's first block is that block's child; so a block whose parent state has pending changes
+    begins the new epoch, and the state's epoch and validator set always match the consensus
+    layer's. (Uncommitted old-epoch children of such a block are abandoned by the replica.)"""
     ctx = BlockContext(state.store, state.pop_verify)
     begin_block(ctx)
-    if start_epoch:
-        _begin_epoch(ctx)
+    if ctx.pending_validator_changes:
+        begin_epoch(ctx)
     return ctx

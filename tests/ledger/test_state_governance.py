@@ -171,8 +171,8 @@ def test_a_validator_added_waits_for_the_next_epoch() -> None:
     )
     assert "org-m" in [v.org_id for v in world.state.next_validator_set()]
 
-    # when the consensus layer begins the next epoch
-    world.apply(begin_epoch=True)
+    # when the next block is applied (the consensus layer ended the epoch at the change)
+    world.apply()
 
     # then
     assert world.state.epoch == 1
@@ -194,7 +194,7 @@ def test_a_validator_removed_leaves_at_the_next_epoch_and_stops_counting_for_gov
     assert len(world.state.validator_set) == 4
 
     # when
-    world.apply(begin_epoch=True)
+    world.apply()
 
     # then 2 of the 3 remaining validators is exactly 2/3: not enough any more
     assert [v.org_id for v in world.state.validator_set] == ["org-a", "org-b", "org-c"]

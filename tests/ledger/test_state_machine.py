@@ -7,6 +7,7 @@ import hashlib
 import pytest
 
 from ledger.state import (
+    INVALID_STATE_ROOT,
     MAX_BLOCK_BYTES,
     Anchor,
     ErrorCode,
@@ -18,6 +19,7 @@ from ledger.state import (
     InvalidTransaction,
     ReceiptStatus,
     Transfer,
+    ValidatorRemove,
     apply_block,
     decode_transactions,
     genesis_state,
@@ -190,16 +192,62 @@ def test_the_executor_runs_forks_from_one_parent_and_prunes_on_commit() -> None:
     with pytest.raises(LookupError):
         executor.state(b.state_root)
     with pytest.raises(LookupError):
-        executor.execute(genesis_root, [left])
+        executor.execute(genesis_root, [right])  # its parent is pruned
 
 
-def test_the_executor_begins_an_epoch_when_asked() -> None:
+def test_the_replica_hook_returns_a_root_for_wire_bytes_and_an_impossible_root_when_invalid() -> (
+    None
+):
+    # given
     world = World()
     executor = Executor(world.state)
+    genesis_root = world.state.root
+    good = world.tx("org-a", anchor(1))
+    forged = world.tx("org-m", anchor(2), key=signing_key("org-a"))
 
-    result = executor.execute(world.state.root, [], begin_epoch=True)
+    # when
+    root = executor.execute_root(genesis_root, [good.encode()])
+    again = executor.execute_root(genesis_root, [good.encode()])
+    invalid = executor.execute_root(genesis_root, [good.encode(), forged.encode()])
+    garbage = executor.execute_root(genesis_root, [b"\x01\x02"])
+    orphan = executor.execute_root(bytes(32), [])
 
-    assert result.state.epoch == 1 and result.state.height == 1
+    # then
+    assert root == again == apply_block(world.state, [good])[0].root
+    assert executor.receipts(root)[0].tx_hash == good.tx_hash
+    assert invalid == garbage == orphan == INVALID_STATE_ROOT
+    assert len(INVALID_STATE_ROOT) != 32  # so no 32-byte header root can ever match it
+
+
+def test_a_proposal_through_the_executor_is_a_cache_hit_for_its_own_execution() -> None:
+    world = World()
+    executor = Executor(world.state)
+    txs = [world.tx("org-a", anchor(1)), world.tx("org-a", anchor(2), nonce=7)]
+
+    proposal = executor.propose(world.state.root, txs)
+    root = executor.execute_root(world.state.root, [tx.encode() for tx in proposal.transactions])
+
+    assert proposal.transactions == (txs[0],)
+    assert root == proposal.state.root
+
+
+def test_the_executor_reports_the_next_validator_set_after_a_validator_set_change() -> None:
+    # given
+    world = World()
+    executor = Executor(world.state)
+    remove = world.governed("org-a", ValidatorRemove("org-d"), ("org-a", "org-b", "org-c"))
+
+    # when
+    changed = executor.execute(world.state.root, [remove])
+    child = executor.execute(changed.state_root, [])
+
+    # then the changed block ends the epoch and its child runs the next one
+    assert executor.reconfiguration(world.state.root) is None
+    next_set = executor.reconfiguration(changed.state_root)
+    assert next_set is not None and [v.org_id for v in next_set] == ["org-a", "org-b", "org-c"]
+    assert (changed.state.epoch, child.state.epoch) == (0, 1)
+    assert child.state.validator_set == next_set
+    assert executor.reconfiguration(child.state_root) is None
 
 
 def test_genesis_round_trips_through_a_json_ready_dict() -> None:

@@ -55,7 +55,6 @@ POOL = [hashlib.sha256(b"pool" + bytes([i])).digest() for i in range(6)]
 @dataclass(frozen=True)
 class Block:
     candidates: tuple[Transaction, ...]
-    begin_epoch: bool
 
 
 def random_payload(rng: random.Random, world: World, sender: str) -> Payload | None:
@@ -129,7 +128,7 @@ def random_history(seed: int, transactions: int) -> list[Block]:
             )
             candidates.append(tx)
             sent.append(tx)
-        blocks.append(Block(tuple(candidates), begin_epoch=rng.random() < 0.1))
+        blocks.append(Block(tuple(candidates)))
     return blocks
 
 
@@ -184,7 +183,7 @@ def replay_by_proposal(
     roots, receipts, wire = [], [], []
     included: Counter[str] = Counter()
     for block in blocks:
-        proposal = propose_block(state, block.candidates, begin_epoch=block.begin_epoch)
+        proposal = propose_block(state, block.candidates)
         for _, error in proposal.excluded:
             assert error.code in {ErrorCode.BAD_NONCE, ErrorCode.BAD_SIGNATURE}
         for tx, receipt in zip(proposal.transactions, proposal.receipts, strict=True):
@@ -201,15 +200,11 @@ def replay_by_proposal(
     return roots, receipts, wire
 
 
-def replay_from_wire(
-    blocks: list[Block], wire: list[list[bytes]]
-) -> tuple[list[bytes], list[tuple[Receipt, ...]]]:
+def replay_from_wire(wire: list[list[bytes]]) -> tuple[list[bytes], list[tuple[Receipt, ...]]]:
     state = genesis_state(genesis_config(), pop_verify=fake_pop_verify)
     roots, receipts = [], []
-    for block, encoded in zip(blocks, wire, strict=True):
-        state, block_receipts = apply_block(
-            state, decode_transactions(encoded), begin_epoch=block.begin_epoch
-        )
+    for encoded in wire:
+        state, block_receipts = apply_block(state, decode_transactions(encoded))
         roots.append(state.root)
         receipts.append(block_receipts)
     return roots, receipts
@@ -222,7 +217,7 @@ def test_two_independent_replays_of_a_random_history_agree_block_by_block(seed: 
 
     # when one replica proposes them and another applies the proposed blocks from wire bytes
     roots, receipts, wire = replay_by_proposal(blocks)
-    replayed_roots, replayed_receipts = replay_from_wire(blocks, wire)
+    replayed_roots, replayed_receipts = replay_from_wire(wire)
 
     # then every block's root and receipts agree
     assert replayed_roots == roots

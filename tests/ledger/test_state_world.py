@@ -148,9 +148,9 @@ class World:
         ]
         return self.tx(sender, with_approvals(payload, approvals))
 
-    def apply(self, *txs: Transaction, begin_epoch: bool = False) -> tuple[Receipt, ...]:
+    def apply(self, *txs: Transaction) -> tuple[Receipt, ...]:
         """Apply one block and keep its state."""
-        self.state, receipts = apply_block(self.state, txs, begin_epoch=begin_epoch)
+        self.state, receipts = apply_block(self.state, txs)
         return receipts
 
     def balances(self) -> dict[str, int]:
