@@ -161,7 +161,7 @@ class FaceEngine:
             raise EngineUnavailable(f"weights missing in {self._home}: {missing}")
         import cv2
 
-        haar_dir = Path(cv2.data.haarcascades)
+        haar_dir = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]  # stubs lack it
         if missing_haar := [f for f in _HAAR_FILES if not (haar_dir / f).is_file()]:
             raise EngineUnavailable(f"OpenCV ships no {missing_haar}; pin opencv 4.x contrib")
         # DeepFace reads DEEPFACE_HOME on import and on every weight lookup.

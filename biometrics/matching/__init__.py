@@ -4,6 +4,7 @@ Imports numpy only (FAISS lazily and optionally); no Django, DeepFace, clocks or
 """
 
 from biometrics.matching.cache import DEFAULT_MAX_ENTRIES, CachedGallery, GalleryCache
+from biometrics.matching.codec import decode_embedding, encode_embedding
 from biometrics.matching.distance import (
     EMBEDDING_DIM,
     InvalidEmbedding,
@@ -52,6 +53,8 @@ __all__ = [
     "cosine_distance",
     "cosine_distances",
     "create_gallery",
+    "decode_embedding",
+    "encode_embedding",
     "is_faiss_available",
     "is_match",
     "normalize",

@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
 from PIL import Image
 
 from biometrics.engine import (
@@ -114,7 +115,7 @@ def require_engine() -> None:
     if is_engine_installed():
         return
     reason = "DeepFace engine not installed (pip install -r requirements/bio.txt)"
-    if settings.REQUIRE_SERVICES:
+    if django_settings.REQUIRE_SERVICES:
         pytest.fail(f"{reason}, and REQUIRE_SERVICES=1")
     pytest.skip(reason)
 
@@ -203,6 +204,24 @@ def test_a_broken_weight_link_is_replaced(tmp_path: Path) -> None:
     # then
     assert links[WEIGHT_FILES[0]] == "replaced"
     assert get_missing_weights(tmp_path) == []
+
+
+def test_the_setup_command_links_the_weights_and_check_then_passes(
+    tmp_path: Path, settings: Any
+) -> None:
+    require_engine()
+    # given an empty DEEPFACE_HOME, which --check reports as not ready
+    settings.DEEPFACE_HOME = str(tmp_path)
+    with pytest.raises(CommandError, match="missing"):
+        call_command("biometrics_setup", "--check", stdout=io.StringIO())
+    # when
+    out = io.StringIO()
+    call_command("biometrics_setup", stdout=out)
+    # then
+    assert out.getvalue().count("linked") + out.getvalue().count("copied") == len(WEIGHT_FILES)
+    check = io.StringIO()
+    call_command("biometrics_setup", "--check", stdout=check)
+    assert "weights ready" in check.getvalue()
 
 
 # --- the engine --------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from biometrics.matching import (
     clamp_threshold,
     cosine_distance,
     create_gallery,
+    decode_embedding,
+    encode_embedding,
     is_faiss_available,
     is_match,
     normalize,
@@ -98,6 +100,21 @@ def test_an_organization_threshold_is_clamped_into_the_safe_bounds() -> None:
 def test_threshold_bounds_must_contain_their_default() -> None:
     with pytest.raises(ValueError, match="inconsistent"):
         ThresholdBounds(default=0.2, minimum=0.03, maximum=0.09)
+
+
+def test_an_embedding_survives_its_byte_format_unchanged() -> None:
+    # given
+    v = normalize(np.arange(1, DIM + 1, dtype=np.float32), DIM)
+    # when
+    data = encode_embedding(v)
+    # then
+    assert len(data) == 512
+    assert np.array_equal(decode_embedding(data), v)
+
+
+def test_decoding_refuses_bytes_of_the_wrong_length() -> None:
+    with pytest.raises(InvalidEmbedding, match="expected 512 bytes"):
+        decode_embedding(b"\x00" * 511)
 
 
 # --- gallery search ----------------------------------------------------------------------------
