@@ -25,6 +25,7 @@ from ledger.state.records import (
     StatusRecord,
     Validator,
     ValidatorChange,
+    compute_receipts_root,
 )
 from ledger.state.state import (
     MAX_BLOCK_BYTES,
@@ -118,6 +119,7 @@ __all__ = [
     "ValidatorRemove",
     "apply_block",
     "compute_governance_root",
+    "compute_receipts_root",
     "decode_transactions",
     "genesis_state",
     "propose_block",

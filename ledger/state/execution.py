@@ -8,7 +8,7 @@ changes nothing but the sender's nonce and its receipt (all-or-nothing, whatever
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ledger.state.encoding import MAX_AMOUNT
@@ -26,6 +26,7 @@ from ledger.state.records import (
     Supply,
     ValidatorChange,
     ValidatorSet,
+    compute_receipts_root,
     keys,
 )
 from ledger.state.store import MerkleMap, Overlay, Record
@@ -129,10 +130,8 @@ def execute_transaction(ctx: BlockContext, tx: Transaction, index: int) -> Recei
     if sender is None:  # unreachable: check_admission found it and nothing deletes organizations
         raise LookupError(f"sender {tx.sender!r} vanished during execution")
     ctx.put(keys.organization(tx.sender), dataclasses.replace(sender, nonce=tx.nonce))
-    receipt = Receipt(tx.tx_hash, status, code, ctx.height, index, reason)
-    ctx.put(keys.receipt(tx.tx_hash), receipt)
     ctx.keep()
-    return receipt
+    return Receipt(tx.tx_hash, status, code, ctx.height, index, reason)
 
 
 def begin_epoch(ctx: BlockContext) -> None:
@@ -146,6 +145,12 @@ def begin_epoch(ctx: BlockContext) -> None:
 def begin_block(ctx: BlockContext) -> None:
     meta: ChainMeta = ctx.meta
     ctx.put(keys.META, dataclasses.replace(meta, height=meta.height + 1))
+    ctx.keep()
+
+
+def end_block(ctx: BlockContext, receipts: Sequence[Receipt]) -> None:
+    meta: ChainMeta = ctx.meta
+    ctx.put(keys.META, dataclasses.replace(meta, receipts_root=compute_receipts_root(receipts)))
     ctx.keep()
 
 

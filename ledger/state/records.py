@@ -6,7 +6,8 @@ the key namespaces below are part of the state-root definition, so never reuse a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import TypeVar
@@ -29,6 +30,7 @@ __all__ = [
     "Validator",
     "ValidatorChange",
     "ValidatorSet",
+    "compute_receipts_root",
     "iter_records",
     "keys",
 ]
@@ -38,14 +40,17 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class ChainMeta:
-    """Chain identity and progress: ``height`` counts applied blocks, ``epoch`` validator eras."""
+    """Chain identity and progress: ``height`` counts applied blocks, ``epoch`` validator eras,
+    ``receipts_root`` commits to the receipts of the block that produced this state."""
 
     chain_id: str
     height: int
     epoch: int
+    receipts_root: bytes = bytes(32)
 
     def encode(self) -> bytes:
-        return Writer().u8(1).text(self.chain_id).u64(self.height).u64(self.epoch).getvalue()
+        w = Writer().u8(1).text(self.chain_id).u64(self.height).u64(self.epoch)
+        return w.fixed(self.receipts_root, 32).getvalue()
 
 
 @dataclass(frozen=True)
@@ -170,9 +175,11 @@ class ReceiptStatus(StrEnum):
 
 @dataclass(frozen=True)
 class Receipt:
-    """The outcome of one transaction in a block. ``reason`` is human text returned by
-    ``apply_block`` but not stored in the state: only the stable ``code`` is part of the root, so
-    rewording a message can never fork validators running different versions."""
+    """The outcome of one transaction in a block. Receipts are not kept in the state map (that
+    would grow it by one entry per transaction forever); each block's receipts are committed by
+    ``ChainMeta.receipts_root`` instead, and the node stores them with the block. ``reason`` is
+    human text and not committed: only the stable ``code`` is, so rewording a message can never
+    fork validators running different versions."""
 
     tx_hash: bytes
     status: ReceiptStatus
@@ -184,6 +191,15 @@ class Receipt:
     def encode(self) -> bytes:
         w = Writer().u8(8).fixed(self.tx_hash, 32).u8(self.status is ReceiptStatus.COMMITTED)
         return w.text(self.code or "").u64(self.height).u32(self.index).getvalue()
+
+
+RECEIPTS_DOMAIN = b"alliance-ledger/receipts/v1\x00"
+
+
+def compute_receipts_root(receipts: Sequence[Receipt]) -> bytes:
+    """SHA-256 over the block's receipts in order (each encoding is self-delimiting)."""
+    body = Writer().u32(len(receipts)).getvalue() + b"".join(r.encode() for r in receipts)
+    return hashlib.sha256(RECEIPTS_DOMAIN + body).digest()
 
 
 class keys:  # lowercase: a namespace of key builders, read as ``keys.account(...)``
@@ -219,10 +235,6 @@ class keys:  # lowercase: a namespace of key builders, read as ``keys.account(..
     @staticmethod
     def anchor(commitment: bytes) -> bytes:
         return b"n" + commitment
-
-    @staticmethod
-    def receipt(tx_hash: bytes) -> bytes:
-        return b"r" + tx_hash
 
 
 class StateReader:
@@ -303,8 +315,10 @@ class StateReader:
     def anchor(self, commitment: bytes) -> AnchorRecord | None:
         return self._typed(keys.anchor(commitment), AnchorRecord)
 
-    def receipt(self, tx_hash: bytes) -> Receipt | None:
-        return self._typed(keys.receipt(tx_hash), Receipt)
+    @property
+    def receipts_root(self) -> bytes:
+        """Commitment to the receipts of the block that produced this state."""
+        return self.meta.receipts_root
 
 
 def iter_records(items: Iterator[tuple[bytes, Record]], kind: type[_T]) -> Iterator[_T]:

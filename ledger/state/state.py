@@ -25,6 +25,7 @@ from ledger.state.execution import (
     begin_block,
     begin_epoch,
     check_admission,
+    end_block,
     execute_transaction,
 )
 from ledger.state.records import (
@@ -304,6 +305,7 @@ def apply_block(state: State, txs: Sequence[Transaction]) -> tuple[State, tuple[
         except InvalidTransaction as exc:
             raise InvalidBlock(index, exc.reason, exc) from exc
         receipts.append(execute_transaction(ctx, tx, index))
+    end_block(ctx, receipts)
     return State(ctx.finish(), state.pop_verify), tuple(receipts)
 
 
@@ -346,6 +348,7 @@ def propose_block(
         receipts.append(execute_transaction(ctx, tx, len(chosen)))
         chosen.append(tx)
         room -= len(tx.encoding)
+    end_block(ctx, receipts)
     return BlockProposal(
         transactions=tuple(chosen),
         state=State(ctx.finish(), state.pop_verify),

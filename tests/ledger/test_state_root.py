@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from ledger.state import (
     Consent,
     ConsentAction,
     DataSharing,
+    ErrorCode,
     Mint,
     OrgRegister,
     SharingAction,
@@ -21,6 +23,7 @@ from ledger.state import (
     Transfer,
     ValidatorAdd,
     apply_block,
+    compute_receipts_root,
     state_root,
 )
 from ledger.state.store import EMPTY_HASH, MerkleMap
@@ -187,3 +190,20 @@ def test_writing_back_the_same_value_restores_the_same_root() -> None:
     round_trip = base.updated({b"k1": Blob(b"v2")}).updated({b"k1": Blob(b"v1")})
 
     assert round_trip.root == base.root
+
+
+def test_the_state_commits_to_the_receipts_of_its_block() -> None:
+    # given
+    world = World()
+    ok = world.tx("org-a", Transfer("a-eur", "b-eur", "EUR", 5))
+    too_much = world.tx("org-a", Transfer("a-eur", "b-eur", "EUR", 10**9))
+
+    # when
+    receipts = world.apply(ok, too_much)
+
+    # then
+    assert world.state.receipts_root == compute_receipts_root(receipts)
+    forged = (receipts[0], dataclasses.replace(receipts[1], code=ErrorCode.UNKNOWN_ACCOUNT))
+    assert compute_receipts_root(forged) != world.state.receipts_root
+    world.apply()
+    assert world.state.receipts_root == compute_receipts_root([])

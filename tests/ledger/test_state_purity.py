@@ -1,0 +1,76 @@
+"""ledger/state stays pure: the standard library (minus clocks, randomness, I/O and networking),
+``cryptography`` for Ed25519, and itself."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import ledger.state
+
+PACKAGE_DIR = Path(ledger.state.__file__).parent
+FORBIDDEN = {
+    "asyncio",
+    "datetime",
+    "os",
+    "random",
+    "secrets",
+    "socket",
+    "subprocess",
+    "threading",
+    "time",
+    "uuid",
+}
+ALLOWED_THIRD_PARTY = {"cryptography"}
+
+
+def imported_roots(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    roots: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            roots.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_the_state_machine_imports_only_the_standard_library_cryptography_and_itself() -> None:
+    # given
+    modules = sorted(PACKAGE_DIR.glob("*.py"))
+
+    # when
+    offending = {
+        path.name: sorted(
+            root
+            for root in imported_roots(path)
+            if root in FORBIDDEN
+            or not (
+                root in sys.stdlib_module_names
+                or root in ALLOWED_THIRD_PARTY
+                or root in {"__future__", "ledger"}
+            )
+        )
+        for path in modules
+    }
+
+    # then
+    assert len(modules) >= 8
+    assert {name: bad for name, bad in offending.items() if bad} == {}
+
+
+def test_the_state_machine_imports_no_other_ledger_package() -> None:
+    # given / when: ledger.state must not depend on consensus, node or the Django side
+    foreign = {
+        path.name: node.module
+        for path in PACKAGE_DIR.glob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom)
+        and node.module
+        and node.module.startswith("ledger")
+        and not node.module.startswith("ledger.state")
+    }
+
+    # then
+    assert foreign == {}
