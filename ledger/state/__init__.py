@@ -27,6 +27,7 @@ from ledger.state.records import (
     ValidatorChange,
     compute_receipts_root,
 )
+from ledger.state.snapshot import InvalidSnapshot, decode_snapshot, encode_snapshot
 from ledger.state.state import (
     MAX_BLOCK_BYTES,
     BlockProposal,
@@ -96,6 +97,7 @@ __all__ = [
     "GovernancePayload",
     "InvalidBlock",
     "InvalidGenesis",
+    "InvalidSnapshot",
     "InvalidTransaction",
     "LedgerStateError",
     "Mint",
@@ -120,7 +122,9 @@ __all__ = [
     "apply_block",
     "compute_governance_root",
     "compute_receipts_root",
+    "decode_snapshot",
     "decode_transactions",
+    "encode_snapshot",
     "genesis_state",
     "propose_block",
     "sign_approval",

@@ -7,6 +7,8 @@ import hashlib
 import random
 from dataclasses import dataclass
 
+import pytest
+
 from ledger.state import (
     AccountOpen,
     Anchor,
@@ -26,8 +28,16 @@ from ledger.state import (
     compute_receipts_root,
     state_root,
 )
+from ledger.state.snapshot import InvalidSnapshot, decode_snapshot, encode_snapshot
 from ledger.state.store import EMPTY_HASH, MerkleMap
-from tests.ledger.test_state_world import World, bls_key, fake_pop, public_key, signing_key
+from tests.ledger.test_state_world import (
+    World,
+    bls_key,
+    fake_pop,
+    fake_pop_verify,
+    public_key,
+    signing_key,
+)
 
 C = [hashlib.sha256(bytes([i])).digest() for i in range(8)]
 THREE = ("org-a", "org-b", "org-c")
@@ -207,3 +217,36 @@ def test_the_state_commits_to_the_receipts_of_its_block() -> None:
     assert compute_receipts_root(forged) != world.state.receipts_root
     world.apply()
     assert world.state.receipts_root == compute_receipts_root([])
+
+
+def test_a_snapshot_round_trips_to_the_same_root_and_keeps_working() -> None:
+    # given a state with every kind of record
+    world = World()
+    world.apply(*a_busy_history(world))
+
+    # when
+    data = encode_snapshot(world.state)
+    loaded = decode_snapshot(data, expected_root=world.state.root, pop_verify=fake_pop_verify)
+
+    # then
+    assert loaded.root == world.state.root
+    assert list(loaded.accounts()) == list(world.state.accounts())
+    assert loaded.pending_validator_changes == world.state.pending_validator_changes
+    follow_up = world.tx("org-a", Anchor(C[7]))
+    assert apply_block(loaded, [follow_up])[0].root == apply_block(world.state, [follow_up])[0].root
+
+
+def test_a_snapshot_that_does_not_rebuild_the_trusted_root_is_refused() -> None:
+    # given
+    world = World()
+    data = encode_snapshot(world.state)
+    tampered = data.replace((100_000).to_bytes(8, "big"), (900_000).to_bytes(8, "big"))
+
+    # when / then
+    assert tampered != data
+    with pytest.raises(InvalidSnapshot):
+        decode_snapshot(tampered, expected_root=world.state.root, pop_verify=fake_pop_verify)
+    with pytest.raises(InvalidSnapshot):
+        decode_snapshot(data + b"\x00", expected_root=world.state.root, pop_verify=fake_pop_verify)
+    with pytest.raises(InvalidSnapshot):
+        decode_snapshot(data, expected_root=bytes(32), pop_verify=fake_pop_verify)
