@@ -11,6 +11,7 @@ from ledger.state.errors import (
     InvalidGenesis,
     InvalidTransaction,
     LedgerStateError,
+    StateDivergence,
     TransactionRejected,
 )
 from ledger.state.execution import PopVerifier
@@ -110,6 +111,7 @@ __all__ = [
     "ReceiptStatus",
     "SharingAction",
     "State",
+    "StateDivergence",
     "StatusRecord",
     "Transaction",
     "TransactionRejected",

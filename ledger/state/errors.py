@@ -24,6 +24,7 @@ __all__ = [
     "InvalidGenesis",
     "InvalidTransaction",
     "LedgerStateError",
+    "StateDivergence",
     "TransactionRejected",
 ]
 
@@ -95,6 +96,10 @@ class InvalidBlock(LedgerStateError):
         self.index = index
         self.reason = reason
         self.cause = cause
+
+
+class StateDivergence(LedgerStateError):
+    """Replaying a certified block did not give the state root its header carries."""
 
 
 class InvalidGenesis(LedgerStateError):

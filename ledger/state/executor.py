@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger.state.errors import InvalidBlock
+from ledger.state.errors import InvalidBlock, StateDivergence
 from ledger.state.records import Receipt, Validator
 from ledger.state.state import (
     MAX_BLOCK_BYTES,
@@ -105,9 +105,25 @@ class Executor:
         self._remember(key, proposal.state, proposal.receipts)
         return proposal
 
+    def execute_certified(
+        self, parent_state_root: bytes, payload: Sequence[bytes], state_root: bytes
+    ) -> ExecutionResult:
+        """Replay a block that arrived with a certificate (catch-up, sync): its transactions must
+        reproduce the header's ``state_root``, else ``StateDivergence`` (this validator and the
+        quorum disagree: stop and investigate, never vote on). Call it before ``reconfiguration``
+        for blocks the replica committed without executing them."""
+        result = self.execute(parent_state_root, decode_transactions(payload))
+        if result.state_root != state_root:
+            raise StateDivergence(
+                f"replay gives {result.state_root.hex()}, the certified header says "
+                f"{state_root.hex()}"
+            )
+        return result
+
     def reconfiguration(self, root: bytes) -> tuple[Validator, ...] | None:
         """For ``on_reconfigure``: the next epoch's validators if the block that produced
-        ``root`` recorded validator-set changes (the epoch ends there once it commits)."""
+        ``root`` recorded validator-set changes (the epoch ends there once it commits).
+        ``LookupError`` if ``root`` was never executed here (see ``execute_certified``)."""
         state = self.state(root)
         if not state.pending_validator_changes:
             return None

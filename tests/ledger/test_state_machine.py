@@ -18,6 +18,7 @@ from ledger.state import (
     InvalidGenesis,
     InvalidTransaction,
     ReceiptStatus,
+    StateDivergence,
     Transfer,
     ValidatorRemove,
     apply_block,
@@ -297,3 +298,20 @@ def test_genesis_accounts_define_the_initial_supply() -> None:
 
     assert world.state.supply("EUR") == 1_000_250
     assert world.state.supply("USD") == 0
+
+
+def test_a_certified_block_is_replayed_and_must_reproduce_its_header_root() -> None:
+    # given a block executed on one replica
+    world = World()
+    tx = world.tx("org-a", anchor(1))
+    leader = Executor(world.state)
+    header_root = leader.execute(world.state.root, [tx]).state_root
+    follower = Executor(world.state)
+
+    # when another replica catches up on it
+    result = follower.execute_certified(world.state.root, [tx.encode()], header_root)
+
+    # then it agrees, and a lying header is detected
+    assert result.state_root == header_root
+    with pytest.raises(StateDivergence):
+        Executor(world.state).execute_certified(world.state.root, [tx.encode()], bytes(32))
