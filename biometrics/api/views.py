@@ -1,0 +1,383 @@
+"""Biometrics REST API. Thin: parse, call one service or selector, render (house style rule 7).
+
+Verification and identification answer synchronously when a worker finishes within
+``BIOMETRICS_SYNC_TIMEOUT`` seconds, else 202 with a status URL; enrollment is always 202.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db.models import QuerySet
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import mixins, status
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from biometrics import selectors, services, tasks
+from biometrics.api import serializers as s
+from biometrics.errors import IMAGE_TOO_LARGE, BiometricError
+from biometrics.images import MAX_UPLOAD_BYTES
+from biometrics.models import IdentificationAttempt, MatchStatus, Subject, VerificationAttempt
+from portal.api.base import OrgAPIView, OrgGenericViewSet, client_ip
+from portal.api.errors import ApiError
+from tenants.roles import Role
+
+_UPLOAD_PARSERS = [MultiPartParser, FormParser]
+_ACCEPTED = OpenApiResponse(s.JobAcceptedSerializer, description="Still running: poll status_url.")
+
+
+def _as_api_error(exc: BiometricError) -> ApiError:
+    return ApiError(
+        code=exc.code, message=exc.message, status_code=exc.http_status, details=dict(exc.details)
+    )
+
+
+class BiometricErrorsMixin:
+    """Render the engine's named errors in the one error shape, with their own status."""
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, BiometricError):
+            exc = _as_api_error(exc)
+        return super().handle_exception(exc)  # type: ignore[misc,no-any-return]
+
+
+def _read(upload: UploadedFile, position: int | None = None) -> bytes:
+    # Refuse by declared size before reading anything into memory.
+    if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
+        details: dict[str, Any] = {"bytes": upload.size, "max_bytes": MAX_UPLOAD_BYTES}
+        if position is not None:
+            details["image"] = position
+        raise BiometricError(IMAGE_TOO_LARGE, details=details)
+    return upload.read()
+
+
+def _job_failed(code: str) -> ApiError:
+    return ApiError(
+        code=code,
+        message=services.error_message(code),
+        status_code=services.error_http_status(code),
+    )
+
+
+def _accepted(job_id: int, job_status: str, url: str) -> Response:
+    return Response(
+        {"id": job_id, "status": job_status, "status_url": url}, status=status.HTTP_202_ACCEPTED
+    )
+
+
+def _verification_body(attempt: VerificationAttempt) -> dict[str, Any]:
+    return {
+        "id": attempt.pk,
+        "status": attempt.status,
+        "verified": attempt.verified,
+        "distance": attempt.distance,
+        "threshold": attempt.threshold,
+        "model": attempt.model,
+        "error": s.attempt_error(attempt),
+    }
+
+
+def _identification_body(attempt: IdentificationAttempt) -> dict[str, Any]:
+    return {
+        "id": attempt.pk,
+        "status": attempt.status,
+        "candidates": selectors.candidates_display(
+            organization=attempt.organization, candidates=attempt.candidates
+        ),
+        "threshold": attempt.threshold,
+        "model": attempt.model,
+        "error": s.attempt_error(attempt),
+    }
+
+
+# --- subjects -----------------------------------------------------------------------------------
+class SubjectViewSet(BiometricErrorsMixin, mixins.ListModelMixin, OrgGenericViewSet):
+    """People the organization enrolls. Operators create, viewers read, admins erase."""
+
+    serializer_class = s.SubjectSerializer
+    queryset = Subject.objects.all()
+    action_roles = {
+        "list": Role.VIEWER,
+        "retrieve": Role.VIEWER,
+        "create": Role.OPERATOR,
+        "destroy": Role.ADMIN,
+    }
+    ordering_fields = ["created_at", "external_ref", "last_used_at"]
+
+    def get_base_queryset(self) -> QuerySet[Subject]:
+        return selectors.subject_list(
+            organization=self.ctx.organization, query=self.request.query_params.get("q", "")
+        )
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", OpenApiTypes.STR, description="Search reference or name.")
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)
+
+    @extend_schema(responses={200: s.SubjectSerializer})
+    def retrieve(self, request: Request, org: str, pk: str) -> Response:
+        """A subject; 410 ``subject_erased`` once erased."""
+        subject = selectors.subject_get(organization=self.ctx.organization, subject_id=pk)
+        return Response(s.SubjectSerializer(subject).data)
+
+    @extend_schema(request=s.SubjectInputSerializer, responses={201: s.SubjectSerializer})
+    def create(self, request: Request, org: str) -> Response:
+        data = s.SubjectInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        subject = services.subject_create(
+            organization=self.ctx.organization,
+            actor=request.user,
+            ip=client_ip(request),
+            **data.validated_data,
+        )
+        return Response(s.SubjectSerializer(subject).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={204: None})
+    def destroy(self, request: Request, org: str, pk: str) -> Response:
+        """Erase the subject (crypto-shredding of its templates); admins only."""
+        subject = selectors.subject_get(organization=self.ctx.organization, subject_id=pk)
+        services.subject_erase(
+            organization=self.ctx.organization,
+            subject=subject,
+            actor=request.user,
+            ip=client_ip(request),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- consents -----------------------------------------------------------------------------------
+class SubjectConsentsView(BiometricErrorsMixin, OrgAPIView):
+    """A subject's consents: viewers list them, operators record a new one."""
+
+    write_role = Role.OPERATOR
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(responses=s.ConsentSerializer(many=True))
+    def get(self, request: Request, org: str, pk: int) -> Response:
+        subject = selectors.subject_get(
+            organization=self.ctx.organization, subject_id=pk, allow_erased=True
+        )
+        consents = selectors.consent_list(organization=self.ctx.organization, subject=subject)
+        return Response(s.ConsentSerializer(consents, many=True).data)
+
+    @extend_schema(request=s.ConsentInputSerializer, responses={201: s.ConsentSerializer})
+    def post(self, request: Request, org: str, pk: int) -> Response:
+        subject = selectors.subject_get(organization=self.ctx.organization, subject_id=pk)
+        data = s.ConsentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = services.consent_grant(
+            organization=self.ctx.organization,
+            subject=subject,
+            granted_by=request.user,
+            ip=client_ip(request),
+            **data.validated_data,
+        )
+        return Response(s.ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentRevokeView(BiometricErrorsMixin, OrgAPIView):
+    """Revoke a consent: use for that purpose stops at once (idempotent)."""
+
+    write_role = Role.OPERATOR
+
+    @extend_schema(request=None, responses=s.ConsentSerializer)
+    def post(self, request: Request, org: str, pk: int, cid: int) -> Response:
+        subject = selectors.subject_get(
+            organization=self.ctx.organization, subject_id=pk, allow_erased=True
+        )
+        consent = selectors.consent_get(
+            organization=self.ctx.organization, subject=subject, consent_id=cid
+        )
+        consent = services.consent_revoke(
+            organization=self.ctx.organization,
+            consent=consent,
+            actor=request.user,
+            ip=client_ip(request),
+        )
+        return Response(s.ConsentSerializer(consent).data)
+
+
+# --- enrollment ---------------------------------------------------------------------------------
+class SubjectEnrollmentsView(BiometricErrorsMixin, OrgAPIView):
+    """Start an enrollment (operators; 202 with a status URL) or list a subject's enrollments."""
+
+    write_role = Role.OPERATOR
+    parser_classes = _UPLOAD_PARSERS
+
+    @extend_schema(responses=s.EnrollmentSerializer(many=True))
+    def get(self, request: Request, org: str, pk: int) -> Response:
+        subject = selectors.subject_get(
+            organization=self.ctx.organization, subject_id=pk, allow_erased=True
+        )
+        enrollments = selectors.enrollment_list(organization=self.ctx.organization, subject=subject)
+        return Response(s.EnrollmentSerializer(enrollments, many=True).data)
+
+    @extend_schema(
+        request={"multipart/form-data": s.EnrollmentInputSerializer},
+        responses={202: s.JobAcceptedSerializer},
+    )
+    def post(self, request: Request, org: str, pk: int) -> Response:
+        subject = selectors.subject_get(organization=self.ctx.organization, subject_id=pk)
+        data = s.EnrollmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        images = [_read(f, i) for i, f in enumerate(data.validated_data["images"])]
+        enrollment = services.enrollment_create(
+            organization=self.ctx.organization,
+            subject=subject,
+            images=images,
+            actor=request.user,
+            ip=client_ip(request),
+            allow_duplicates=data.validated_data["allow_duplicates"],
+        )
+        enrollment.refresh_from_db(fields=["status"])  # eager mode may have finished it
+        url = reverse("biometrics-api-enrollment", kwargs={"org": org, "pk": enrollment.pk})
+        return _accepted(enrollment.pk, enrollment.status, url)
+
+
+class EnrollmentDetailView(OrgAPIView):
+    """An enrollment's status, progress, error and duplicates."""
+
+    @extend_schema(responses=s.EnrollmentSerializer)
+    def get(self, request: Request, org: str, pk: int) -> Response:
+        enrollment = selectors.enrollment_get(organization=self.ctx.organization, enrollment_id=pk)
+        return Response(s.EnrollmentSerializer(enrollment).data)
+
+
+# --- verification and identification -------------------------------------------------------------
+class VerifyView(BiometricErrorsMixin, OrgAPIView):
+    """1:1: does the photo show this subject?"""
+
+    write_role = Role.OPERATOR
+    parser_classes = _UPLOAD_PARSERS
+
+    @extend_schema(
+        request={"multipart/form-data": s.ImageInputSerializer},
+        responses={200: s.VerificationResultSerializer, 202: _ACCEPTED},
+    )
+    def post(self, request: Request, org: str, pk: int) -> Response:
+        organization = self.ctx.organization
+        subject = selectors.subject_get(organization=organization, subject_id=pk)
+        data = s.ImageInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attempt = services.verification_request(
+            organization=organization,
+            subject=subject,
+            actor=request.user,
+            image=_read(data.validated_data["image"]),
+        )
+        # The service committed: the worker can see the attempt (no ATOMIC_REQUESTS here).
+        tasks.dispatch_and_wait(
+            tasks.verification_process_task,
+            attempt.pk,
+            organization.pk,
+            timeout=settings.BIOMETRICS_SYNC_TIMEOUT,
+        )
+        attempt = selectors.verification_get(organization=organization, attempt_id=attempt.pk)
+        if attempt.status == MatchStatus.PENDING:
+            return _accepted(
+                attempt.pk,
+                attempt.status,
+                reverse("biometrics-api-verification", kwargs={"org": org, "pk": attempt.pk}),
+            )
+        if attempt.status == MatchStatus.FAILED:
+            raise _job_failed(attempt.error_code)
+        return Response(_verification_body(attempt))
+
+
+class VerificationDetailView(OrgAPIView):
+    """The result of a verification that answered 202."""
+
+    @extend_schema(responses=s.VerificationResultSerializer)
+    def get(self, request: Request, org: str, pk: int) -> Response:
+        attempt = selectors.verification_get(organization=self.ctx.organization, attempt_id=pk)
+        return Response(_verification_body(attempt))
+
+
+class IdentifyView(BiometricErrorsMixin, OrgAPIView):
+    """1:N: who in the organization's gallery does the photo show? Nearest first, within the
+    threshold, only subjects consenting to identification."""
+
+    write_role = Role.OPERATOR
+    parser_classes = _UPLOAD_PARSERS
+
+    @extend_schema(
+        request={"multipart/form-data": s.IdentifyInputSerializer},
+        responses={200: s.IdentificationResultSerializer, 202: _ACCEPTED},
+    )
+    def post(self, request: Request, org: str) -> Response:
+        organization = self.ctx.organization
+        data = s.IdentifyInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        attempt = services.identification_request(
+            organization=organization,
+            actor=request.user,
+            top_k=data.validated_data["top_k"],
+            image=_read(data.validated_data["image"]),
+        )
+        tasks.dispatch_and_wait(
+            tasks.identification_process_task,
+            attempt.pk,
+            organization.pk,
+            timeout=settings.BIOMETRICS_SYNC_TIMEOUT,
+        )
+        attempt = selectors.identification_get(organization=organization, attempt_id=attempt.pk)
+        if attempt.status == MatchStatus.PENDING:
+            return _accepted(
+                attempt.pk,
+                attempt.status,
+                reverse("biometrics-api-identification", kwargs={"org": org, "pk": attempt.pk}),
+            )
+        if attempt.status == MatchStatus.FAILED:
+            raise _job_failed(attempt.error_code)
+        return Response(_identification_body(attempt))
+
+
+class IdentificationDetailView(OrgAPIView):
+    """The result of an identification that answered 202."""
+
+    @extend_schema(responses=s.IdentificationResultSerializer)
+    def get(self, request: Request, org: str, pk: int) -> Response:
+        attempt = selectors.identification_get(organization=self.ctx.organization, attempt_id=pk)
+        return Response(_identification_body(attempt))
+
+
+# --- settings -----------------------------------------------------------------------------------
+class BiometricSettingsView(OrgAPIView):
+    """The organization's threshold override (clamped to safe bounds) and retention period."""
+
+    write_role = Role.ADMIN
+
+    def _body(self) -> dict[str, Any]:
+        row = selectors.settings_for(organization=self.ctx.organization)
+        row.effective_threshold = selectors.threshold_for(  # type: ignore[attr-defined]
+            organization=self.ctx.organization
+        )
+        return dict(s.BiometricSettingsSerializer(row).data)
+
+    @extend_schema(responses=s.BiometricSettingsSerializer)
+    def get(self, request: Request, org: str) -> Response:
+        return Response(self._body())
+
+    @extend_schema(request=s.BiometricSettingsSerializer, responses=s.BiometricSettingsSerializer)
+    def patch(self, request: Request, org: str) -> Response:
+        current = selectors.settings_for(organization=self.ctx.organization)
+        data = s.BiometricSettingsSerializer(current, data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = {
+            "threshold": current.threshold,
+            "retention_days": current.retention_days,
+            **data.validated_data,
+        }
+        services.settings_update(
+            organization=self.ctx.organization, actor=request.user, ip=client_ip(request), **values
+        )
+        return Response(self._body())
