@@ -8,20 +8,24 @@ builds its fixtures once per module; the long ones are marked slow.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import itertools
 import random
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from py_ecc import optimized_bls12_381 as curve
 from py_ecc.bls.ciphersuites import G2ProofOfPossession
 from py_ecc.bls.g2_primitives import G2_to_signature, pubkey_to_G1, signature_to_G2, subgroup_check
+from py_ecc.bls.hash_to_curve import hash_to_G2 as py_ecc_hash_to_G2
 from py_ecc.bls.point_compression import modular_squareroot_in_FQ2
 from py_ecc.fields import optimized_bls12_381_FQ2 as FQ2
 from py_ecc.optimized_bls12_381 import b2, field_modulus
 
 from ledger.consensus import crypto
 from ledger.consensus.crypto import (
+    CIPHERSUITE,
     CURVE_ORDER,
     ENV_VAR,
     IDENTITY_PUBKEY,
@@ -176,6 +180,36 @@ def test_the_fast_g2_subgroup_check_agrees_with_multiplying_by_r() -> None:
     for point in inside + outside:
         assert reference._in_g2(point) is subgroup_check(point)
     assert [reference._in_g2(p) for p in inside + outside] == [True, False, False, False]
+
+
+def test_the_fast_cofactor_clearing_gives_py_ecc_hash_to_g2_exactly() -> None:
+    # Given messages and tags of varied lengths
+    reference: Any = backend("py_ecc")
+    cases = [
+        (b"", CIPHERSUITE),
+        (b"abc" * 50, b"QUUX-V01-CS02-with-BLS12381G2_XMD:SHA-256_SSWU_RO_"),
+    ]
+    for message, dst in cases:
+        # When both hash the message to G2
+        fast = reference.hash_to_G2(message, dst)
+        plain = bytes(G2_to_signature(py_ecc_hash_to_G2(message, dst, hashlib.sha256)))
+        # Then the points are identical
+        assert fast == plain
+
+
+def test_the_fast_final_exponentiation_is_the_cube_of_py_ecc_s() -> None:
+    # Given Miller loop outputs of a random pairing and of a cancelling product
+    reference: Any = backend("py_ecc")
+    rng = random.Random(11)
+    p_point = curve.multiply(curve.G1, rng.randrange(1, CURVE_ORDER))
+    q_point = curve.multiply(curve.G2, rng.randrange(1, CURVE_ORDER))
+    f = curve.pairing(q_point, p_point, final_exponentiate=False)
+    cancelling = f * curve.pairing(q_point, curve.neg(p_point), final_exponentiate=False)
+    # When the fast check runs
+    # Then it computes f^(3d) = (py_ecc's f^d)^3, so it is 1 exactly when py_ecc's result is
+    assert reference._hard_final_exponentiation(f) == curve.final_exponentiate(f) ** 3
+    assert reference._is_one_after_final_exponentiation(f) is False
+    assert reference._is_one_after_final_exponentiation(cancelling) is True
 
 
 # --------------------------------------------------------------------------- edge cases
