@@ -28,6 +28,13 @@ from ledger.state.records import (
     ValidatorChange,
     compute_receipts_root,
 )
+from ledger.state.signing import (
+    compute_governance_root,
+    sign_approval,
+    sign_transaction,
+    verify_ed25519,
+    with_approvals,
+)
 from ledger.state.snapshot import InvalidSnapshot, decode_snapshot, encode_snapshot
 from ledger.state.state import (
     MAX_BLOCK_BYTES,
@@ -65,10 +72,6 @@ from ledger.state.transactions import (
     TxType,
     ValidatorAdd,
     ValidatorRemove,
-    compute_governance_root,
-    sign_approval,
-    sign_transaction,
-    with_approvals,
 )
 
 __all__ = [
@@ -133,5 +136,6 @@ __all__ = [
     "sign_transaction",
     "state_root",
     "validate_tx",
+    "verify_ed25519",
     "with_approvals",
 ]

@@ -29,6 +29,7 @@ from ledger.state.records import (
     compute_receipts_root,
     keys,
 )
+from ledger.state.signing import compute_governance_root, verify_ed25519
 from ledger.state.store import MerkleMap, Overlay, Record
 from ledger.state.transactions import (
     AccountOpen,
@@ -48,8 +49,6 @@ from ledger.state.transactions import (
     TxType,
     ValidatorAdd,
     ValidatorRemove,
-    compute_governance_root,
-    verify_ed25519,
 )
 
 __all__ = ["BlockContext", "PopVerifier", "check_admission", "execute_transaction"]

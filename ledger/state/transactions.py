@@ -1,6 +1,7 @@
 """Ledger transactions: typed payloads, canonical encoding, Ed25519 signing, governance approvals.
 
-Wire format (all integers big-endian, see ``encoding.py``)::
+Signing helpers live in ``signing.py``. Wire format (all integers big-endian, see
+``encoding.py``)::
 
     u8 version=1 | text chain_id | u8 type | text sender | u64 nonce | u32 len + payload | sig[64]
 
@@ -13,16 +14,11 @@ and nonce, so an approval can never be replayed in another transaction.
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import hashlib
 import itertools
 from dataclasses import dataclass, field
 from enum import IntEnum
-from typing import Any, ClassVar, Self, TypeVar
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import Any, ClassVar, Self
 
 from ledger.state.encoding import (
     ACCOUNT_ID_PATTERN,
@@ -65,11 +61,6 @@ __all__ = [
     "TxType",
     "ValidatorAdd",
     "ValidatorRemove",
-    "compute_governance_root",
-    "sign_approval",
-    "sign_transaction",
-    "verify_ed25519",
-    "with_approvals",
 ]
 
 TX_ENCODING_VERSION = 1
@@ -423,7 +414,6 @@ Payload = (
     | Anchor
 )
 GovernancePayload = OrgRegister | OrgKeyRotate | ValidatorAdd | ValidatorRemove | Mint
-_G = TypeVar("_G", OrgRegister, OrgKeyRotate, ValidatorAdd, ValidatorRemove, Mint)
 
 _PAYLOAD_CLASSES: dict[TxType, type[Payload]] = {
     cls.TYPE: cls
@@ -443,7 +433,7 @@ _PAYLOAD_CLASSES: dict[TxType, type[Payload]] = {
 }
 
 
-def _encode_body(chain_id: str, sender: str, nonce: int, payload: Payload) -> bytes:
+def encode_body(chain_id: str, sender: str, nonce: int, payload: Payload) -> bytes:
     return (
         Writer()
         .u8(TX_ENCODING_VERSION)
@@ -456,7 +446,7 @@ def _encode_body(chain_id: str, sender: str, nonce: int, payload: Payload) -> by
     )
 
 
-def _check_envelope(chain_id: object, sender: object, nonce: object, payload: object) -> None:
+def check_envelope(chain_id: object, sender: object, nonce: object, payload: object) -> None:
     SLUG.check(chain_id, "chain_id")
     SLUG.check(sender, "sender")
     if type(nonce) is not int or not 0 < nonce <= MAX_AMOUNT:
@@ -481,9 +471,9 @@ class Transaction:
     tx_hash: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        _check_envelope(self.chain_id, self.sender, self.nonce, self.payload)
+        check_envelope(self.chain_id, self.sender, self.nonce, self.payload)
         _Bytes(SIGNATURE_SIZE).check(self.signature, "signature")
-        body = _encode_body(self.chain_id, self.sender, self.nonce, self.payload)
+        body = encode_body(self.chain_id, self.sender, self.nonce, self.payload)
         encoding = body + self.signature
         if len(encoding) > MAX_TX_BYTES:
             raise InvalidTransaction(
@@ -532,70 +522,3 @@ class Transaction:
         if tx.encoding != bytes(data):
             raise malformed("non-canonical encoding")
         return tx
-
-
-@functools.lru_cache(maxsize=4096)
-def _load_public_key(public_key: bytes) -> Ed25519PublicKey | None:
-    try:
-        return Ed25519PublicKey.from_public_bytes(public_key)
-    except ValueError:
-        return None
-
-
-def verify_ed25519(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """Ed25519 verification (RFC 8032; OpenSSL rejects non-canonical S, so no malleability).
-
-    Results are memoised (a pure function of its arguments), so a transaction verified at mempool
-    admission costs nothing to re-verify when its block is applied in the same process."""
-    return _verify_cached(bytes(public_key), bytes(signature), bytes(message))
-
-
-@functools.lru_cache(maxsize=32768)
-def _verify_cached(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    key = _load_public_key(public_key)
-    if key is None:
-        return False
-    try:
-        key.verify(signature, message)
-    except InvalidSignature:
-        return False
-    return True
-
-
-def sign_transaction(
-    *, private_key: Ed25519PrivateKey, chain_id: str, sender: str, nonce: int, payload: Payload
-) -> Transaction:
-    """Build and sign a transaction with the sender organization's key."""
-    _check_envelope(chain_id, sender, nonce, payload)
-    body = _encode_body(chain_id, sender, nonce, payload)
-    signature = private_key.sign(hashlib.sha256(TX_DOMAIN + body).digest())
-    return Transaction(
-        chain_id=chain_id, sender=sender, nonce=nonce, payload=payload, signature=signature
-    )
-
-
-def compute_governance_root(
-    *, chain_id: str, sender: str, nonce: int, payload: GovernancePayload
-) -> bytes:
-    """What each approving validator organization signs: the action bound to its carrier tx."""
-    prefix = Writer().text(chain_id).u8(int(payload.TYPE)).text(sender).u64(nonce).getvalue()
-    return hashlib.sha256(GOVERNANCE_DOMAIN + prefix + payload.action_bytes()).digest()
-
-
-def sign_approval(
-    *,
-    private_key: Ed25519PrivateKey,
-    org_id: str,
-    chain_id: str,
-    sender: str,
-    nonce: int,
-    payload: GovernancePayload,
-) -> Approval:
-    """One validator organization's approval of ``payload`` carried by (sender, nonce)."""
-    root = compute_governance_root(chain_id=chain_id, sender=sender, nonce=nonce, payload=payload)
-    return Approval(org_id=org_id, signature=private_key.sign(root))
-
-
-def with_approvals(payload: _G, approvals: list[Approval]) -> _G:
-    """Return ``payload`` carrying ``approvals`` in their canonical (sorted) order."""
-    return dataclasses.replace(payload, approvals=tuple(sorted(approvals, key=lambda a: a.org_id)))
