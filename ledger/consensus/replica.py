@@ -58,6 +58,8 @@ Reconfigure = Callable[[Block], "ValidatorSet | None"]
 
 #: Verified certificates remembered (by hash) so each is checked once; a memo, not protocol state.
 _VERIFIED_CACHE_SIZE = 4096
+#: Committed blocks (ending with the reconfiguration) broadcast when an epoch ends.
+_EPOCH_PROOF_BLOCKS = 4
 
 
 class Replica:
@@ -82,17 +84,17 @@ class Replica:
             raise ConsensusError(f"chain id must be 1..{MAX_CHAIN_ID_BYTES} bytes")
         if genesis.header.chain_id != chain_id or genesis.epoch != validator_set.epoch:
             raise ConsensusError("genesis does not match the chain id or the validator set epoch")
-        if not 0 <= index < validator_set.n:
-            raise ConsensusError("index is not a member of the validator set")
+        if index < 0:
+            raise ConsensusError("index must be >= 0")
         self.chain_id = chain_id
         self.index = index
         self.params = params if params is not None else ProtocolParams()
         self._rules = SafetyRules(
             chain_id=chain_id, index=index, secret_key=secret_key, crypto=crypto
         )
+        # A replica whose key is not at ``index`` of the current set follows the chain without
+        # signing (e.g. a validator that joins at a later epoch).
         self._public_key = crypto.SkToPk(secret_key)
-        if validator_set.public_key(index) != self._public_key:
-            raise ConsensusError("secret key does not match the validator set entry at index")
         self._payload_source = payload_source
         self._execute = execute
         self._on_reconfigure = on_reconfigure
@@ -156,6 +158,10 @@ class Replica:
     @property
     def committed_height(self) -> int:
         return self._tip.height
+
+    def get_block(self, block_hash: bytes) -> Block | None:
+        """A block of the tree (the last committed block or a pending one), if held."""
+        return self._tree.get(block_hash)
 
     def snapshot(self) -> tuple[object, ...]:
         """Every piece of protocol state, as comparable values (tests check all-or-nothing)."""
@@ -567,6 +573,12 @@ class Replica:
         self._reset_epoch(new_set, root)
         self._safety = SafetyRules.enter_epoch(self._safety, new_set.epoch, root.round)
         effects.append(NewEpoch(new_set.epoch, new_set))
+        # The QC that committed the reconfiguration may exist only here (a leader that formed it
+        # from votes): hand the proof to everyone, or they would stay in the old epoch until
+        # their timers fire. A SyncResponse verifies itself; receivers that already have it
+        # ignore it.
+        recent = tuple(self._committed[-_EPOCH_PROOF_BLOCKS:])
+        effects.append(Broadcast(SyncResponse(recent, ())))
         self._enter_round(root.round + 1, now_ms, None, effects, force=True)
 
     def _enter_round(
@@ -599,6 +611,8 @@ class Replica:
 
     def on_sync_response(self, sender: int, response: SyncResponse, now_ms: int) -> list[Effect]:
         before = self._safety
+        if len(response.committed) + len(response.certified) > self.params.sync_max_blocks:
+            raise InvalidMessage("sync response larger than sync_max_blocks")
         plan = plan_sync_response(
             response,
             chain_id=self.chain_id,
