@@ -89,6 +89,14 @@ class BlockContext(StateReader):
         return self._overlay.finish()
 
 
+def is_valid_pop(pop_verify: PopVerifier, bls_public_key: bytes, proof: bytes) -> bool:
+    """Run the injected check; a verifier that raises on malformed input counts as "invalid"."""
+    try:
+        return pop_verify(bls_public_key, proof) is True
+    except Exception:  # the hook is foreign code; any failure to verify is a failed proof
+        return False
+
+
 def check_admission(reader: StateReader, tx: Transaction, *, nonce_window: int = 0) -> Organization:
     """The door checks (structure and size were checked when ``tx`` was built or decoded).
 
@@ -204,7 +212,7 @@ def process_validator_add(ctx: BlockContext, tx: Transaction, p: ValidatorAdd) -
         raise _reject(ErrorCode.DUPLICATE, f"{p.org_id!r} is already (or about to be) a validator")
     if any(v.bls_public_key == p.bls_public_key for v in upcoming):
         raise _reject(ErrorCode.DUPLICATE, "BLS public key already used by another validator")
-    if not ctx.pop_verify(p.bls_public_key, p.proof_of_possession):
+    if not is_valid_pop(ctx.pop_verify, p.bls_public_key, p.proof_of_possession):
         raise _reject(ErrorCode.INVALID_PROOF_OF_POSSESSION, "proof of possession does not verify")
     change = ValidatorChange(ChangeKind.ADD, p.org_id, p.bls_public_key)
     ctx.put(keys.VALIDATORS, ValidatorSet(record.validators, (*record.pending, change)))

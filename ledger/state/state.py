@@ -27,6 +27,7 @@ from ledger.state.execution import (
     check_admission,
     end_block,
     execute_transaction,
+    is_valid_pop,
 )
 from ledger.state.records import (
     Account,
@@ -224,7 +225,7 @@ def _check_genesis(config: GenesisConfig, pop_verify: PopVerifier) -> None:
         for v in config.validators:
             if len(v.bls_public_key) != 48 or len(v.proof_of_possession) != 96:
                 raise InvalidGenesis(f"{v.org_id}: BLS key must be 48 bytes and PoP 96 bytes")
-            if not pop_verify(v.bls_public_key, v.proof_of_possession):
+            if not is_valid_pop(pop_verify, v.bls_public_key, v.proof_of_possession):
                 raise InvalidGenesis(f"{v.org_id}: proof of possession does not verify")
         account_ids = [a.account_id for a in config.accounts]
         if len(set(account_ids)) != len(account_ids):

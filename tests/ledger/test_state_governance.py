@@ -13,6 +13,7 @@ from ledger.state import (
     OrgKeyRotate,
     OrgRegister,
     ReceiptStatus,
+    State,
     ValidatorAdd,
     ValidatorRemove,
     sign_approval,
@@ -213,6 +214,23 @@ def test_validator_add_with_a_bad_proof_of_possession_is_rejected() -> None:
 
     assert receipt.code is ErrorCode.INVALID_PROOF_OF_POSSESSION
     assert world.state.pending_validator_changes == ()
+
+
+def test_a_proof_of_possession_hook_that_raises_counts_as_an_invalid_proof() -> None:
+    # given a verifier that raises on input it cannot parse
+    world = World()
+
+    def exploding(pk: bytes, proof: bytes) -> bool:
+        raise ValueError("not a G2 point")
+
+    world.state = State(world.state.store, exploding)
+    add = ValidatorAdd("org-m", bls_key("org-m"), fake_pop(bls_key("org-m")))
+
+    # when
+    (receipt,) = world.apply(world.governed("org-a", add, THREE))
+
+    # then
+    assert receipt.code is ErrorCode.INVALID_PROOF_OF_POSSESSION
 
 
 @pytest.mark.parametrize(
