@@ -52,6 +52,7 @@ Validated-key fast path
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -90,6 +91,7 @@ _G1_GENERATOR: Final = bytes.fromhex(
     "97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb"
 )
 _BATCH_DST: Final = b"LEDGER_BLS_BATCH_VERIFY_V1"
+_DECODED_KEY_CACHE: Final = 4096
 _BLS_X: Final = 0xD201000000010000  # |u|; the curve parameter is u = -0xd201000000010000
 
 
@@ -582,11 +584,14 @@ class _BlstBackend(_Ciphersuite):
         self._miller_loop: Any = pyblst.miller_loop
         self._final_verify: Any = pyblst.final_verify
         self._g1: Any = self._p1.uncompress(_G1_GENERATOR)
+        # Validator and aggregate keys recur every round: keep their decoded points (points are
+        # immutable; lru_cache is thread-safe and never caches a failed decoding).
+        self._decode_key: Any = functools.lru_cache(maxsize=_DECODED_KEY_CACHE)(self._p1.uncompress)
 
     def _key(self, pk: bytes) -> Any:
         if pk == IDENTITY_PUBKEY:
             raise BLSError("the identity is not a valid public key")
-        return self._p1.uncompress(pk)
+        return self._decode_key(pk)
 
     def _sk_to_pk(self, sk: int) -> bytes:
         return bytes(self._g1.scalar_mul(sk).compress())
@@ -645,7 +650,7 @@ class _BlstBackend(_Ciphersuite):
     def _aggregate_public_keys(self, pks: list[bytes]) -> bytes:
         total = self._p1()
         for pk in pks:
-            total = total + self._p1.uncompress(pk)
+            total = total + self._decode_key(pk)
         return bytes(total.compress())
 
     def _verify_validated(self, pk: bytes, message: bytes, signature: bytes) -> bool:
