@@ -21,13 +21,8 @@ from ledger.state.transactions import (
     TX_DOMAIN,
     Approval,
     GovernancePayload,
-    Mint,
-    OrgKeyRotate,
-    OrgRegister,
     Payload,
     Transaction,
-    ValidatorAdd,
-    ValidatorRemove,
     check_envelope,
     encode_body,
 )
@@ -40,7 +35,7 @@ __all__ = [
     "with_approvals",
 ]
 
-_G = TypeVar("_G", OrgRegister, OrgKeyRotate, ValidatorAdd, ValidatorRemove, Mint)
+_G = TypeVar("_G", bound=GovernancePayload)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -19,6 +19,7 @@ from ledger.state import (
     ConsentAction,
     DataSharing,
     ErrorCode,
+    GovernancePayload,
     Mint,
     OrgRegister,
     Payload,
@@ -88,14 +89,13 @@ def random_payload(rng: random.Random, world: World, sender: str) -> Payload | N
 
 def random_governance(rng: random.Random, world: World, sender: str) -> Transaction:
     org = rng.choice(["org-m", "org-n", "org-d"])
-    payload = rng.choice(
-        [
-            OrgRegister("org-n", public_key(signing_key("org-n"))),
-            ValidatorAdd(org, bls_key(org), fake_pop(bls_key(org))),
-            ValidatorRemove(org),
-            Mint(rng.choice(ACCOUNTS), rng.choice(["EUR", "USD"]), rng.randint(1, 50_000)),
-        ]
-    )
+    options: list[GovernancePayload] = [
+        OrgRegister("org-n", public_key(signing_key("org-n"))),
+        ValidatorAdd(org, bls_key(org), fake_pop(bls_key(org))),
+        ValidatorRemove(org),
+        Mint(rng.choice(ACCOUNTS), rng.choice(["EUR", "USD"]), rng.randint(1, 50_000)),
+    ]
+    payload = rng.choice(options)
     approvers = rng.sample(VALIDATOR_ORGS, rng.choice([2, 3, 3, 4]))
     return world.governed(sender, payload, sorted(approvers))
 
@@ -141,24 +141,33 @@ def check_invariants(state: State, included: Counter[str]) -> None:
         assert state.next_nonce(sender) == included[sender] + 1
 
 
+@dataclass
+class ModelAccount:
+    currency: str
+    owner: str
+    balance: int
+
+
 class MoneyModel:
     """An independent reference for the money rules: predicts every transfer's outcome."""
 
     def __init__(self) -> None:
-        self.accounts = {a.account_id: [a.currency, a.owner, a.balance] for a in default_accounts()}
+        self.accounts = {
+            a.account_id: ModelAccount(a.currency, a.owner, a.balance) for a in default_accounts()
+        }
 
     def predict_transfer(self, sender: str, t: Transfer) -> ErrorCode | None:
         source, target = self.accounts.get(t.from_account), self.accounts.get(t.to_account)
         if source is None or target is None:
             return ErrorCode.UNKNOWN_ACCOUNT
-        if source[1] != sender:
+        if source.owner != sender:
             return ErrorCode.UNAUTHORISED
-        if source[0] != t.currency or target[0] != t.currency:
+        if source.currency != t.currency or target.currency != t.currency:
             return ErrorCode.CURRENCY_MISMATCH
-        if source[2] < t.amount:
+        if source.balance < t.amount:
             return ErrorCode.INSUFFICIENT_FUNDS
-        source[2] -= t.amount
-        target[2] += t.amount
+        source.balance -= t.amount
+        target.balance += t.amount
         return None
 
     def follow(self, tx: Transaction, receipt: Receipt) -> None:
@@ -167,12 +176,12 @@ class MoneyModel:
         if receipt.status is not ReceiptStatus.COMMITTED:
             return
         if isinstance(p, AccountOpen):
-            self.accounts[p.account_id] = [p.currency, p.owner, 0]
+            self.accounts[p.account_id] = ModelAccount(p.currency, p.owner, 0)
         elif isinstance(p, Mint):
-            self.accounts[p.account_id][2] += p.amount
+            self.accounts[p.account_id].balance += p.amount
 
     def balances(self) -> dict[str, int]:
-        return {account_id: entry[2] for account_id, entry in self.accounts.items()}
+        return {account_id: entry.balance for account_id, entry in self.accounts.items()}
 
 
 def replay_by_proposal(
