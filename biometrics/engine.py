@@ -220,7 +220,8 @@ class FaceEngine:
 
 
 def _select_face(image_bgr: np.ndarray, faces: list[dict[str, Any]]) -> FaceResult:
-    boxes = [_box_of(face) for face in faces]
+    height, width = image_bgr.shape[:2]
+    boxes = [_box_of(face, width, height) for face in faces]
     real = [i for i, box in enumerate(boxes) if min(box.w, box.h) >= MIN_DETECTION_SIDE_PX]
     if not real:
         largest = max((min(b.w, b.h) for b in boxes), default=0)
@@ -231,7 +232,7 @@ def _select_face(image_bgr: np.ndarray, faces: list[dict[str, Any]]) -> FaceResu
     quality = assess_face(image_bgr[box.y : box.y + box.h, box.x : box.x + box.w])
     check_face_quality(quality)
     embedding = normalize(face["embedding"], EMBEDDING_DIM)
-    height, width = image_bgr.shape[:2]
+    embedding.setflags(write=False)  # a frozen result: nobody edits a template in place
     return FaceResult(
         embedding=embedding,
         box=box,
@@ -241,9 +242,13 @@ def _select_face(image_bgr: np.ndarray, faces: list[dict[str, Any]]) -> FaceResu
     )
 
 
-def _box_of(face: dict[str, Any]) -> FaceBox:
+def _box_of(face: dict[str, Any], width: int, height: int) -> FaceBox:
     area = face["facial_area"]
-    return FaceBox(int(area["x"]), int(area["y"]), int(area["w"]), int(area["h"]))
+    # Clamped to the image: a negative x would make the crop below wrap around.
+    x0, y0 = max(0, int(area["x"])), max(0, int(area["y"]))
+    x1 = min(width, int(area["x"]) + int(area["w"]))
+    y1 = min(height, int(area["y"]) + int(area["h"]))
+    return FaceBox(x0, y0, max(0, x1 - x0), max(0, y1 - y0))
 
 
 _engine: FaceEngine | None = None
