@@ -8,7 +8,9 @@ asserts. For each n it times, on both backends in the same run:
 - ``Aggregate(n)``            aggregating n signatures (each decoded and subgroup-checked)
 - ``QC verify (cached key)``  ``VerifyWithValidatedKey`` on the cached aggregate key of n signers:
                               what a replica pays per quorum certificate
-- ``FastAggregateVerify(n)``  the uncached IETF call (validates all n keys, then verifies)
+- ``FastAggregateVerify(n)``  the IETF call without a cached aggregate key (validates all n keys,
+                              sums them, verifies); blst keeps decoded keys in an LRU cache, so
+                              its repeated calls skip decoding, py_ecc re-validates every time
 - ``verify_commit``           the light-client check from ``ledger.consensus`` with a quorum
                               (2f+1 of n) certificate: first call for the set, then cached calls
 
