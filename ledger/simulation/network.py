@@ -86,6 +86,11 @@ class NetworkConfig:
     # the same link overtake it even under a fixed delay.
     reorder_probability: float = 0.0
     reorder_extra_ms: int = 100
+    #: Global stabilisation time (partial synchrony): from this virtual time on no message is
+    #: dropped any more. None: drops go on forever, and liveness is then only probabilistic (a
+    #: lost proposal or vote costs its round, and with exactly a quorum of honest validators every
+    #: loss does).
+    gst_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -140,8 +145,9 @@ class SimulatedNetwork:
 
     @property
     def last_heal_ms(self) -> int:
-        """When the last partition heals (0 without partitions)."""
-        return max((p.heal_ms for p in self.partitions), default=0)
+        """When the last partition heals or drops stop (GST), whichever is later; 0 if neither."""
+        gst = self.config.gst_ms if self.config.drop_probability > 0 else None
+        return max([p.heal_ms for p in self.partitions] + [gst or 0])
 
     def is_cut(self, sender: int, recipient: int, now_ms: int) -> bool:
         """True when some active partition separates the two endpoints."""
@@ -165,7 +171,7 @@ class SimulatedNetwork:
             # Loopback never crosses the network.
             self.stats.delivered_copies += 1
             return [now_ms]
-        if drop:
+        if drop and (config.gst_ms is None or now_ms < config.gst_ms):
             self.stats.dropped += 1
             return []
         if reorder:
