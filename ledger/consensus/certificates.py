@@ -7,13 +7,14 @@ depend on n). None of these functions raises on bad input; they return False.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import pairwise
 
 from .signing import compute_timeout_signing_root, compute_vote_signing_root
 from .types import Block, BlockHeader, CommitCert, QuorumCert, TimeoutCert
 from .validators import ValidatorSet
 
-__all__ = ["is_commit_chain", "verify_commit", "verify_qc", "verify_tc"]
+__all__ = ["CertificateCache", "is_commit_chain", "verify_commit", "verify_qc", "verify_tc"]
 
 
 def verify_qc(validator_set: ValidatorSet, chain_id: bytes, qc: QuorumCert) -> bool:
@@ -92,3 +93,32 @@ def verify_commit(
     if not is_commit_chain(header, certificate, validator_set.epoch):
         return False
     return verify_qc(validator_set, header.chain_id, certificate.qc)
+
+
+class CertificateCache:
+    """Remembers which certificates verified (by hash), so each costs one check per replica.
+
+    A memo of facts, not protocol state: failures are not remembered (a later, valid certificate
+    with the same hash cannot exist), and the size is bounded.
+    """
+
+    def __init__(self, chain_id: bytes, size: int = 4096) -> None:
+        self._chain_id = chain_id
+        self._size = size
+        self._verified: dict[bytes, None] = {}
+
+    def check_qc(self, validator_set: ValidatorSet, qc: QuorumCert) -> bool:
+        return self._check(qc.hash, lambda: verify_qc(validator_set, self._chain_id, qc))
+
+    def check_tc(self, validator_set: ValidatorSet, tc: TimeoutCert) -> bool:
+        return self._check(tc.hash, lambda: verify_tc(validator_set, self._chain_id, tc))
+
+    def _check(self, key: bytes, verify: Callable[[], bool]) -> bool:
+        if key in self._verified:
+            return True
+        if not verify():
+            return False
+        if len(self._verified) >= self._size:
+            self._verified.pop(next(iter(self._verified)))
+        self._verified[key] = None
+        return True

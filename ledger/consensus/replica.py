@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .aggregation import VoteCollector
 from .block_tree import BlockTree, make_block, make_root_qc
-from .certificates import verify_qc, verify_tc
+from .certificates import CertificateCache
 from .effects import Broadcast, Commit, Effect, NewEpoch, PersistSafety, Send, SetTimer
 from .errors import (
     ConsensusError,
@@ -23,13 +23,12 @@ from .errors import (
     InvalidCertificate,
     InvalidMessage,
     InvalidSignature,
-    NotLeader,
     SafetyViolation,
     StaleMessage,
-    WrongSender,
 )
 from .pacemaker import Pacemaker
 from .params import ProtocolParams
+from .rules import check_proposal, check_proposal_parent, check_timeout, check_vote, take_payload
 from .safety import SafetyRules, SafetyState
 from .signing import MAX_CHAIN_ID_BYTES
 from .sync import build_sync_response, plan_sync_response
@@ -45,7 +44,7 @@ from .types import (
     TimeoutMsg,
     Vote,
 )
-from .validators import SIGNATURE_SIZE, ValidatorSet
+from .validators import ValidatorSet
 
 if TYPE_CHECKING:
     from .crypto import Backend
@@ -56,8 +55,6 @@ PayloadSource = Callable[[int], Sequence[bytes]]
 Execute = Callable[[bytes, Sequence[bytes]], bytes]
 Reconfigure = Callable[[Block], "ValidatorSet | None"]
 
-#: Verified certificates remembered (by hash) so each is checked once; a memo, not protocol state.
-_VERIFIED_CACHE_SIZE = 4096
 #: Committed blocks (ending with the reconfiguration) broadcast when an epoch ends.
 _EPOCH_PROOF_BLOCKS = 4
 
@@ -101,7 +98,7 @@ class Replica:
         self._genesis = genesis
         self._committed: list[CommittedBlock] = []
         self._tip = genesis
-        self._verified: dict[bytes, None] = {}
+        self._certs = CertificateCache(chain_id)
         self._sync_pending: tuple[int, int] | None = None  # (peer, sent at ms)
         self._buffered: tuple[int, Proposal] | None = None
         self._in_propose = False
@@ -243,46 +240,23 @@ class Replica:
 
     def _check_proposal(self, sender: int, proposal: Proposal, now_ms: int) -> Block | None:
         """Every rule except those needing the parent block; returns the parent when known."""
+        check_proposal(
+            proposal, sender=sender, validator_set=self._vset, params=self.params, now_ms=now_ms
+        )
         block, qc, tc = proposal.block, proposal.qc, proposal.tc
         h = block.header
-        if h.proposer != sender:
-            raise NotLeader("proposal not sent by its proposer")
-        if self._vset.leader(h.round) != h.proposer:
-            raise NotLeader(f"validator {h.proposer} is not the leader of round {h.round}")
-        if qc.epoch != self.epoch or qc.block_hash != h.parent_hash or qc.round >= h.round:
-            raise InvalidMessage("proposal QC does not certify the block's parent")
-        if h.round == qc.round + 1:
-            if tc is not None:
-                raise InvalidMessage("proposal carries a TC it does not need")
-        elif tc is None or tc.epoch != self.epoch or tc.round + 1 != h.round:
-            raise InvalidMessage("proposal round is not justified by its QC or a TC")
-        elif qc.round < tc.max_high_qc_round:
-            raise InvalidMessage("proposal after a timeout does not extend the highest QC")
         if h.round < self._pacemaker.round:
             raise StaleMessage(f"proposal for round {h.round} < current round")
         seen = self._proposals.get(h.round)
         if seen is not None and seen != block.hash:
             raise Equivocation(f"leader {sender} proposed two blocks in round {h.round}")
-        if len(block.payload) > self.params.max_block_txs:
-            raise InvalidMessage("too many transactions")
-        if block.payload_bytes > self.params.max_block_bytes:
-            raise InvalidMessage("payload too large")
-        if not block.is_payload_consistent():
-            raise InvalidMessage("payload does not match the payload root")
-        if h.timestamp_ms > now_ms + self.params.max_clock_drift_ms:
-            raise InvalidMessage("proposal timestamp too far in the future")
         self._require_qc(qc)
         if tc is not None:
             self._require_tc(tc)
         parent = self._tree.get(h.parent_hash)
         if parent is None:
             return None
-        if h.height != parent.height + 1:
-            raise InvalidMessage("proposal height is not parent height + 1")
-        if h.timestamp_ms <= parent.header.timestamp_ms:
-            raise InvalidMessage("proposal timestamp is not after its parent's")
-        if h.state_root != self._compute_state_root(parent, block.payload):
-            raise InvalidMessage("proposal state root does not match execution")
+        check_proposal_parent(block, parent, self._compute_state_root(parent, block.payload))
         return parent
 
     def _apply_proposal(
@@ -348,7 +322,7 @@ class Replica:
             tc = self._pacemaker.last_tc
             if tc is None or tc.round + 1 != r or high_qc.round < tc.max_high_qc_round:
                 return
-        payload = self._take_payload()
+        payload = take_payload(self._payload_source, self.params)
         block = make_block(
             chain_id=self.chain_id,
             epoch=self.epoch,
@@ -368,18 +342,6 @@ class Replica:
         finally:
             self._in_propose = False
 
-    def _take_payload(self) -> tuple[bytes, ...]:
-        if self._payload_source is None:
-            return ()
-        limit_bytes, size = self.params.max_block_bytes, 0
-        taken: list[bytes] = []
-        for tx in self._payload_source(limit_bytes):
-            if len(taken) >= self.params.max_block_txs or size + len(tx) > limit_bytes:
-                break
-            taken.append(bytes(tx))
-            size += len(tx)
-        return tuple(taken)
-
     def _compute_state_root(self, parent: Block, payload: Sequence[bytes]) -> bytes:
         if self._execute is None:
             return parent.header.state_root
@@ -393,10 +355,7 @@ class Replica:
             raise StaleMessage("vote from an old epoch")
         if vote.epoch > self.epoch:
             return self._finish(before, self._future_epoch(sender, vote.block_hash, now_ms), now_ms)
-        if vote.voter != sender or not 0 <= sender < self._vset.n:
-            raise WrongSender("vote signer is not the sender")
-        if len(vote.signature) != SIGNATURE_SIZE:
-            raise InvalidSignature("malformed vote signature")
+        check_vote(vote, sender=sender, validator_set=self._vset)
         if self._vset.leader(vote.round + 1) != self.index or not self._is_member:
             raise InvalidMessage("vote sent to a replica that is not the next leader")
         if vote.round > self._pacemaker.round + self.params.max_round_lookahead:
@@ -435,15 +394,8 @@ class Replica:
         if msg.epoch > self.epoch:
             target = msg.high_qc.block_hash
             return self._finish(before, self._future_epoch(sender, target, now_ms), now_ms)
-        if msg.author != sender or not 0 <= sender < self._vset.n:
-            raise WrongSender("timeout author is not the sender")
-        if len(msg.signature) != SIGNATURE_SIZE:
-            raise InvalidSignature("malformed timeout signature")
+        check_timeout(msg, sender=sender, validator_set=self._vset)
         hq, last_tc = msg.high_qc, msg.last_tc
-        if hq.epoch != self.epoch or hq.round >= msg.round:
-            raise InvalidMessage("timeout high QC is not from an earlier round of this epoch")
-        if last_tc is not None and (last_tc.epoch != self.epoch or last_tc.round + 1 != msg.round):
-            raise InvalidMessage("timeout carries a TC for the wrong round")
         round_after = self._pacemaker.round
         if hq.block_hash in self._tree:
             round_after = max(round_after, hq.round + 1)
@@ -510,26 +462,12 @@ class Replica:
     def _require_qc(self, qc: QuorumCert) -> None:
         if qc == self._tree.root_qc or self._tree.get_qc(qc.block_hash) == qc:
             return
-        if not self._check_cached(qc.hash, lambda: verify_qc(self._vset, self.chain_id, qc)):
+        if not self._certs.check_qc(self._vset, qc):
             raise InvalidCertificate("QC does not verify")
 
     def _require_tc(self, tc: TimeoutCert) -> None:
-        if not self._check_cached(tc.hash, lambda: verify_tc(self._vset, self.chain_id, tc)):
+        if not self._certs.check_tc(self._vset, tc):
             raise InvalidCertificate("TC does not verify")
-
-    def _check_qc_for(self, validator_set: ValidatorSet, qc: QuorumCert) -> bool:
-        return self._check_cached(qc.hash, lambda: verify_qc(validator_set, self.chain_id, qc))
-
-    def _check_cached(self, key: bytes, verify: Callable[[], bool]) -> bool:
-        """Verify a certificate once; verified hashes are remembered (failures are not)."""
-        if key in self._verified:
-            return True
-        if not verify():
-            return False
-        if len(self._verified) >= _VERIFIED_CACHE_SIZE:
-            self._verified.pop(next(iter(self._verified)))
-        self._verified[key] = None
-        return True
 
     def _process_qc(self, qc: QuorumCert, peer: int, now_ms: int, effects: list[Effect]) -> None:
         """A verified QC: record it, commit by the 2-chain rule, advance the round."""
@@ -619,7 +557,7 @@ class Replica:
             tip=self._tip,
             validator_set=self._vset,
             tree=self._tree,
-            check_qc=self._check_qc_for,
+            check_qc=self._certs.check_qc,
             on_reconfigure=self._on_reconfigure,
         )
         effects: list[Effect] = []
