@@ -16,6 +16,13 @@ from ledger.state.errors import (
 )
 from ledger.state.execution import PopVerifier
 from ledger.state.executor import INVALID_STATE_ROOT, ExecutionResult, Executor
+from ledger.state.json_codec import (
+    payload_from_json,
+    payload_to_json,
+    receipt_to_json,
+    transaction_to_json,
+    tx_type_from_name,
+)
 from ledger.state.records import (
     Account,
     AnchorRecord,
@@ -131,10 +138,15 @@ __all__ = [
     "decode_transactions",
     "encode_snapshot",
     "genesis_state",
+    "payload_from_json",
+    "payload_to_json",
     "propose_block",
+    "receipt_to_json",
     "sign_approval",
     "sign_transaction",
     "state_root",
+    "transaction_to_json",
+    "tx_type_from_name",
     "validate_tx",
     "verify_ed25519",
     "with_approvals",

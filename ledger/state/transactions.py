@@ -40,6 +40,7 @@ __all__ = [
     "GOVERNANCE_DOMAIN",
     "MAX_APPROVALS",
     "MAX_TX_BYTES",
+    "PAYLOAD_CLASSES",
     "SIGNATURE_SIZE",
     "TX_DOMAIN",
     "AccountOpen",
@@ -122,6 +123,12 @@ class _Text:
     def read(self, r: Reader, what: str) -> Any:
         return r.text(self.pattern, what)
 
+    def to_json(self, value: Any) -> Any:
+        return value
+
+    def from_json(self, value: object, what: str) -> Any:
+        return check_id(value, self.pattern, what)
+
 
 class _Bytes:
     def __init__(self, size: int) -> None:
@@ -137,6 +144,18 @@ class _Bytes:
     def read(self, r: Reader, what: str) -> Any:
         return r.fixed(self.size)
 
+    def to_json(self, value: Any) -> Any:
+        return bytes(value).hex()
+
+    def from_json(self, value: object, what: str) -> Any:
+        try:
+            raw = bytes.fromhex(value) if isinstance(value, str) else None
+        except ValueError:
+            raw = None
+        if raw is None or len(raw) != self.size:
+            raise malformed(f"{what} must be {self.size} bytes as hex")
+        return raw
+
 
 class _Amount:
     def check(self, value: object, what: str) -> None:
@@ -149,6 +168,13 @@ class _Amount:
 
     def read(self, r: Reader, what: str) -> Any:
         value = r.u64()
+        self.check(value, what)
+        return value
+
+    def to_json(self, value: Any) -> Any:
+        return value
+
+    def from_json(self, value: object, what: str) -> Any:
         self.check(value, what)
         return value
 
@@ -170,6 +196,15 @@ class _Enum:
             return self.enum(raw)
         except ValueError:
             raise malformed(f"{what} {raw} is not a {self.enum.__name__}") from None
+
+    def to_json(self, value: Any) -> Any:
+        return self.enum(value).name.lower()
+
+    def from_json(self, value: object, what: str) -> Any:
+        members = {m.name.lower(): m for m in self.enum}
+        if not isinstance(value, str) or value not in members:
+            raise malformed(f"{what} must be one of {sorted(members)}")
+        return members[value]
 
 
 _Kind = _Text | _Bytes | _Amount | _Enum
@@ -415,7 +450,7 @@ Payload = (
 )
 GovernancePayload = OrgRegister | OrgKeyRotate | ValidatorAdd | ValidatorRemove | Mint
 
-_PAYLOAD_CLASSES: dict[TxType, type[Payload]] = {
+PAYLOAD_CLASSES: dict[TxType, type[Payload]] = {
     cls.TYPE: cls
     for cls in (
         OrgRegister,
@@ -451,7 +486,7 @@ def check_envelope(chain_id: object, sender: object, nonce: object, payload: obj
     SLUG.check(sender, "sender")
     if type(nonce) is not int or not 0 < nonce <= MAX_AMOUNT:
         raise malformed("nonce must be an integer in 1..2**63-1")
-    if not isinstance(payload, _PayloadBase) or type(payload) not in _PAYLOAD_CLASSES.values():
+    if not isinstance(payload, _PayloadBase) or type(payload) not in PAYLOAD_CLASSES.values():
         raise malformed(f"unknown payload type {type(payload).__name__}")
     payload.check_sender(str(sender))
 
@@ -504,7 +539,7 @@ class Transaction:
         chain_id = r.text(SLUG_PATTERN, "chain_id")
         raw_type = r.u8()
         try:
-            payload_class = _PAYLOAD_CLASSES[TxType(raw_type)]
+            payload_class = PAYLOAD_CLASSES[TxType(raw_type)]
         except ValueError:
             raise malformed(f"unknown transaction type {raw_type}") from None
         sender = r.text(SLUG_PATTERN, "sender")
