@@ -95,11 +95,15 @@ class Executor:
         candidates: Sequence[Transaction],
         *,
         max_block_bytes: int = MAX_BLOCK_BYTES,
+        max_transactions: int | None = None,
     ) -> BlockProposal:
         """Fill a block on the parent state from mempool candidates (see ``propose_block``) and
         remember the result, so the replica's later ``execute_root`` of it is a cache hit."""
         proposal = propose_block(
-            self.state(parent_state_root), candidates, max_block_bytes=max_block_bytes
+            self.state(parent_state_root),
+            candidates,
+            max_block_bytes=max_block_bytes,
+            max_transactions=max_transactions,
         )
         key = _block_key(parent_state_root, [tx.encoding for tx in proposal.transactions])
         self._remember(key, proposal.state, proposal.receipts)

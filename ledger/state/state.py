@@ -327,10 +327,12 @@ def propose_block(
     candidates: Sequence[Transaction],
     *,
     max_block_bytes: int = MAX_BLOCK_BYTES,
+    max_transactions: int | None = None,
 ) -> BlockProposal:
     """Fill a block from mempool candidates (in the given order), skipping those that fail the
     door checks at their position, so ``apply_block(state, proposal.transactions)`` reproduces
-    ``proposal.state`` exactly."""
+    ``proposal.state`` exactly. ``excluded`` includes future nonces (``bad_nonce`` with a nonce
+    above ``state.next_nonce(sender)``): a mempool keeps those and drops the rest."""
     ctx = _open_block(state)
     chosen: list[Transaction] = []
     receipts: list[Receipt] = []
@@ -338,6 +340,9 @@ def propose_block(
     deferred: list[Transaction] = []
     room = min(max_block_bytes, MAX_BLOCK_BYTES)
     for tx in candidates:
+        if max_transactions is not None and len(chosen) >= max_transactions:
+            deferred.append(tx)
+            continue
         if len(tx.encoding) > room:
             deferred.append(tx)
             continue

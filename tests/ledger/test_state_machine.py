@@ -167,6 +167,16 @@ def test_a_proposal_defers_what_does_not_fit() -> None:
     assert proposal.deferred == (txs[2],)
 
 
+def test_a_proposal_stops_at_the_transaction_count_limit() -> None:
+    world = World()
+    txs = [world.tx("org-a", anchor(i)) for i in range(3)]
+
+    proposal = propose_block(world.state, txs, max_transactions=1)
+
+    assert proposal.transactions == (txs[0],)
+    assert proposal.deferred == tuple(txs[1:])
+
+
 def test_the_executor_runs_forks_from_one_parent_and_prunes_on_commit() -> None:
     # given
     world = World()
