@@ -1,4 +1,4 @@
-"""verify_commit: the light-client check of a committed block (docs/ledger.md, "Commit certificate")."""
+"""verify_commit: the light-client check of a committed block (docs/ledger.md, "CommitCert")."""
 
 from __future__ import annotations
 
