@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP (Django) and websockets (Channels) on one server (daphne)."""
+"""ASGI entry point: HTTP (Django) and websockets (Channels) on one server (uvicorn)."""
 
 import os
 

@@ -68,8 +68,9 @@ class OrganizationEventsConsumer(AsyncJsonWebsocketConsumer):
         for group in self.joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()  # last, once everything is checked
-        await self.send_json({"type": "feed.ready", "organization": org_slug,
-                              "role": result.role.value, "data": {}})
+        await self.send_json(
+            {"type": "feed.ready", "organization": org_slug, "role": result.role.value, "data": {}}
+        )
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "joined", []):

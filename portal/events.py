@@ -34,8 +34,9 @@ class AuditCreatedData(TypedDict):
     object_repr: str
 
 
-EventKind = Literal["audit.created", "member.changed", "enrollment.progress", "block.committed",
-                    "ledger.tx"]
+EventKind = Literal[
+    "audit.created", "member.changed", "enrollment.progress", "block.committed", "ledger.tx"
+]
 
 
 def org_group(organization_id: int) -> str:

@@ -78,6 +78,5 @@ def readyz(request: HttpRequest) -> JsonResponse:
         except Exception as exc:
             results[name] = f"error: {exc.__class__.__name__}: {exc}"[:300]
             failing.append(name)
-    body = {"status": "ok" if not failing else "unavailable", "checks": results,
-            "failing": failing}
+    body = {"status": "ok" if not failing else "unavailable", "checks": results, "failing": failing}
     return JsonResponse(body, status=200 if not failing else 503)

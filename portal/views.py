@@ -28,10 +28,12 @@ def home(request: HttpRequest) -> HttpResponse:
 @org_view(Role.VIEWER)
 def dashboard(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     figures = selectors.organization_figures(organization=ctx.organization)
-    recent = selectors.audit_list(organization=ctx.organization)[:10] \
-        if ctx.has_role(Role.ADMIN) else []
-    return render(request, "portal/dashboard.html",
-                  {"ctx": ctx, "figures": figures, "recent_events": recent})
+    recent = (
+        selectors.audit_list(organization=ctx.organization)[:10] if ctx.has_role(Role.ADMIN) else []
+    )
+    return render(
+        request, "portal/dashboard.html", {"ctx": ctx, "figures": figures, "recent_events": recent}
+    )
 
 
 def _platform_admin_required(view):  # type: ignore[no-untyped-def]
@@ -46,8 +48,11 @@ def _platform_admin_required(view):  # type: ignore[no-untyped-def]
 
 @_platform_admin_required
 def platform_organizations(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/platform_organizations.html",
-                  {"organizations": selectors.organization_list_all()})
+    return render(
+        request,
+        "portal/platform_organizations.html",
+        {"organizations": selectors.organization_list_all()},
+    )
 
 
 @require_POST
@@ -57,7 +62,8 @@ def platform_organization_status(request: HttpRequest, slug: str, operation: str
     status = {"suspend": "suspended", "resume": "active"}.get(operation)
     if organization is None or status is None:
         raise Http404()
-    services.organization_set_status(organization=organization, status=status,
-                                     actor=request.user, ip=client_ip(request))
+    services.organization_set_status(
+        organization=organization, status=status, actor=request.user, ip=client_ip(request)
+    )
     messages.success(request, f"{organization.name} is now {status}.")
     return redirect("platform_organizations")

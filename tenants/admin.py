@@ -1,4 +1,4 @@
-"""Django admin for platform administrators: organizations, memberships, tokens, audit (read-only)."""
+"""Django admin for platform administrators: organizations, memberships, tokens, audit log."""
 
 from __future__ import annotations
 
@@ -33,17 +33,23 @@ class OrganizationAdmin(admin.ModelAdmin):
     @admin.action(description="Suspend selected organizations")
     def suspend(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
         for organization in queryset:
-            services.organization_set_status(organization=organization, status="suspended",
-                                             actor=request.user,
-                                             ip=request.META.get("REMOTE_ADDR"))
+            services.organization_set_status(
+                organization=organization,
+                status="suspended",
+                actor=request.user,
+                ip=request.META.get("REMOTE_ADDR"),
+            )
         messages.success(request, f"Suspended {queryset.count()} organization(s).")
 
     @admin.action(description="Resume selected organizations")
     def resume(self, request: HttpRequest, queryset: QuerySet[Organization]) -> None:
         for organization in queryset:
-            services.organization_set_status(organization=organization, status="active",
-                                             actor=request.user,
-                                             ip=request.META.get("REMOTE_ADDR"))
+            services.organization_set_status(
+                organization=organization,
+                status="active",
+                actor=request.user,
+                ip=request.META.get("REMOTE_ADDR"),
+            )
         messages.success(request, f"Resumed {queryset.count()} organization(s).")
 
 
@@ -64,8 +70,16 @@ class InvitationAdmin(admin.ModelAdmin):
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "prefix", "organization", "membership", "created_at", "expires_at",
-                    "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "prefix",
+        "organization",
+        "membership",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["organization"]
     readonly_fields = ["prefix", "digest", "last_used_at"]
 
@@ -75,8 +89,14 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "organization", "actor_label", "action", "object_repr",
-                    "ip_address"]
+    list_display = [
+        "created_at",
+        "organization",
+        "actor_label",
+        "action",
+        "object_repr",
+        "ip_address",
+    ]
     list_filter = ["organization", "action"]
     search_fields = ["actor_label", "object_repr"]
 

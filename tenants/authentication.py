@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
@@ -31,14 +32,20 @@ def authenticate_token(raw: str) -> ApiToken:
         if api_token is None or not token_secrets.matches(raw, api_token.digest):
             raise exceptions.AuthenticationFailed("Invalid API token.", code="invalid_token")
         if api_token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed("This API token was revoked.", code="token_revoked")
+            raise exceptions.AuthenticationFailed(
+                "This API token was revoked.", code="token_revoked"
+            )
         now = timezone.now()
         if api_token.expires_at is not None and api_token.expires_at <= now:
-            raise exceptions.AuthenticationFailed("This API token has expired.", code="token_expired")
+            raise exceptions.AuthenticationFailed(
+                "This API token has expired.", code="token_expired"
+            )
         if not api_token.membership.user.is_active:
             raise exceptions.AuthenticationFailed("This account is disabled.", code="user_inactive")
-        if (api_token.last_used_at is None
-                or (now - api_token.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS):
+        if (
+            api_token.last_used_at is None
+            or (now - api_token.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS
+        ):
             ApiToken.objects.filter(pk=api_token.pk).update(last_used_at=now)
             api_token.last_used_at = now
     return api_token
@@ -56,9 +63,28 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(parts) != 2:
             raise exceptions.AuthenticationFailed(
-                "Authorization header must be 'Bearer <token>'.", code="invalid_token")
+                "Authorization header must be 'Bearer <token>'.", code="invalid_token"
+            )
         api_token = authenticate_token(parts[1])
-        return api_token.membership.user, api_token
+        user = api_token.membership.user
+        # The request now acts as this user (its own memberships become visible), still
+        # without any organization until tenants.access.resolve enters one.
+        rls.set_context(system=False, organization_id=None, user_id=user.pk)
+        return user, api_token
 
     def authenticate_header(self, request: Request) -> str:
         return 'Bearer realm="api"'
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+    """Documents the token scheme in the OpenAPI schema (drf-spectacular extension)."""
+
+    target_class = "tenants.authentication.BearerTokenAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Personal API token: `Authorization: Bearer ap_…`",
+        }

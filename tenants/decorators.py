@@ -29,8 +29,9 @@ def org_view(minimum: Role = Role.VIEWER) -> Callable[[OrgView], Callable[..., H
             except NotFound as exc:
                 raise Http404("Not found") from exc
             except AccessDenied as exc:
-                return render(request, "403.html", {"message": exc.message, "code": exc.code},
-                              status=403)
+                return render(
+                    request, "403.html", {"message": exc.message, "code": exc.code}, status=403
+                )
             request.org_ctx = ctx  # type: ignore[attr-defined]  # for templates (switcher)
             return view(request, ctx, **kwargs)
 

@@ -30,8 +30,10 @@ class RateLimitedAuthenticationForm(AuthenticationForm):
         failures = cache.get(key, 0)
         if failures >= settings.LOGIN_MAX_FAILURES:
             raise forms.ValidationError(
-                self.error_messages["locked_out"], code="locked_out",
-                params={"minutes": max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)})
+                self.error_messages["locked_out"],
+                code="locked_out",
+                params={"minutes": max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)},
+            )
         try:
             cleaned = super().clean()
         except forms.ValidationError:
@@ -53,8 +55,10 @@ class RoleForm(forms.Form):
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100)
     expires_at = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
-        help_text="Optional. Leave empty for a token that does not expire.")
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        help_text="Optional. Leave empty for a token that does not expire.",
+    )
 
 
 class OrganizationSettingsForm(forms.Form):
@@ -66,10 +70,8 @@ class AcceptInvitationForm(forms.Form):
     """For invitees without an account: choose a username and a password."""
 
     username = forms.CharField(max_length=150)
-    password1 = forms.CharField(label="Password", widget=forms.PasswordInput,
-                                strip=False)
-    password2 = forms.CharField(label="Password (again)", widget=forms.PasswordInput,
-                                strip=False)
+    password1 = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)
+    password2 = forms.CharField(label="Password (again)", widget=forms.PasswordInput, strip=False)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -46,7 +46,9 @@ def audit_record(
     event = AuditEvent.objects.create(
         organization=organization,
         actor=actor if actor is not None and actor.is_authenticated else None,
-        actor_label=actor.get_username() if actor is not None and actor.is_authenticated else "system",
+        actor_label=actor.get_username()
+        if actor is not None and actor.is_authenticated
+        else "system",
         action=action,
         object_type=type(obj).__name__.lower() if obj is not None else "",
         object_id=str(getattr(obj, "pk", "") or "") if obj is not None else "",
@@ -54,38 +56,66 @@ def audit_record(
         ip_address=ip,
         details=details or {},
     )
-    transaction.on_commit(lambda: publish(organization.pk, {
-        "type": "audit.created", "organization": organization.slug,
-        "data": {"action": event.action, "actor": event.actor_label,
-                 "object_repr": event.object_repr},
-    }))
+    transaction.on_commit(
+        lambda: publish(
+            organization.pk,
+            {
+                "type": "audit.created",
+                "organization": organization.slug,
+                "data": {
+                    "action": event.action,
+                    "actor": event.actor_label,
+                    "object_repr": event.object_repr,
+                },
+            },
+        )
+    )
     return event
 
 
 # --- Organizations ------------------------------------------------------------------------------
 @transaction.atomic
 def organization_create(
-    *, slug: str, name: str, owner: AbstractBaseUser | None = None,
-    actor: AbstractBaseUser | None = None, ip: str | None = None,
+    *,
+    slug: str,
+    name: str,
+    owner: AbstractBaseUser | None = None,
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
 ) -> Organization:
     """Create an organization (platform admin), optionally with its first owner."""
     if Organization.objects.filter(slug=slug).exists():
         raise SlugTaken(f"An organization with the slug '{slug}' already exists.")
     organization = Organization.objects.create(slug=slug, name=name)
-    audit_record(organization=organization, actor=actor, action="organization.created",
-                 obj=organization, ip=ip)
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="organization.created",
+        obj=organization,
+        ip=ip,
+    )
     if owner is not None:
         membership = Membership.objects.create(
             user=owner, organization=organization, role=Role.OWNER
         )
-        audit_record(organization=organization, actor=actor, action="member.added",
-                     obj=membership, ip=ip, details={"role": Role.OWNER.value})
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="member.added",
+            obj=membership,
+            ip=ip,
+            details={"role": Role.OWNER.value},
+        )
     return organization
 
 
 @transaction.atomic
 def organization_set_status(
-    *, organization: Organization, status: str, actor: AbstractBaseUser | None, ip: str | None = None
+    *,
+    organization: Organization,
+    status: str,
+    actor: AbstractBaseUser | None,
+    ip: str | None = None,
 ) -> Organization:
     """Suspend or resume an organization (platform admins only)."""
     status = Organization.Status(status).value
@@ -93,16 +123,25 @@ def organization_set_status(
         previous = organization.status
         organization.status = status
         organization.save(update_fields=["status"])
-        audit_record(organization=organization, actor=actor,
-                     action=f"organization.{'suspended' if status == 'suspended' else 'resumed'}",
-                     obj=organization, ip=ip, details={"from": previous, "to": status})
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action=f"organization.{'suspended' if status == 'suspended' else 'resumed'}",
+            obj=organization,
+            ip=ip,
+            details={"from": previous, "to": status},
+        )
     return organization
 
 
 @transaction.atomic
 def organization_update_settings(
-    *, organization: Organization, actor: AbstractBaseUser, ip: str | None = None,
-    name: str | None = None, contact_email: str | None = None,
+    *,
+    organization: Organization,
+    actor: AbstractBaseUser,
+    ip: str | None = None,
+    name: str | None = None,
+    contact_email: str | None = None,
 ) -> Organization:
     """Change an organization's settings; every changed field is audited with old/new."""
     changes: dict[str, Any] = {}
@@ -112,8 +151,14 @@ def organization_update_settings(
             setattr(organization, field, value)
     if changes:
         organization.save(update_fields=list(changes))
-        audit_record(organization=organization, actor=actor, action="settings.changed",
-                     obj=organization, ip=ip, details=changes)
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="settings.changed",
+            obj=organization,
+            ip=ip,
+            details=changes,
+        )
     return organization
 
 
@@ -131,27 +176,47 @@ def _check_grantable(*, actor_role: Role | None, role: Role) -> None:
 
 @transaction.atomic
 def membership_add(
-    *, organization: Organization, user: AbstractBaseUser, role: Role,
-    actor: AbstractBaseUser | None, actor_role: Role | None = None, ip: str | None = None,
+    *,
+    organization: Organization,
+    user: AbstractBaseUser,
+    role: Role,
+    actor: AbstractBaseUser | None,
+    actor_role: Role | None = None,
+    ip: str | None = None,
 ) -> Membership:
+    role = Role(role)
     _check_grantable(actor_role=actor_role, role=role)
     if Membership.objects.filter(organization=organization, user=user).exists():
         raise AlreadyMember(f"{user.get_username()} is already a member of {organization.slug}.")
     membership = Membership.objects.create(organization=organization, user=user, role=role)
-    audit_record(organization=organization, actor=actor, action="member.added", obj=membership,
-                 ip=ip, details={"role": role.value})
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="member.added",
+        obj=membership,
+        ip=ip,
+        details={"role": role.value},
+    )
     return membership
 
 
 @transaction.atomic
 def membership_change_role(
-    *, membership: Membership, role: Role, actor: AbstractBaseUser | None,
-    actor_role: Role | None = None, ip: str | None = None,
+    *,
+    membership: Membership,
+    role: Role,
+    actor: AbstractBaseUser | None,
+    actor_role: Role | None = None,
+    ip: str | None = None,
 ) -> Membership:
     """Change a member's role. The last owner cannot be demoted."""
+    role = Role(role)
     # Lock the organization's owner rows so two concurrent demotions cannot both pass the check.
-    list(Membership.objects.select_for_update().filter(
-        organization_id=membership.organization_id, role=Role.OWNER))
+    list(
+        Membership.objects.select_for_update().filter(
+            organization_id=membership.organization_id, role=Role.OWNER
+        )
+    )
     membership.refresh_from_db()
     _check_grantable(actor_role=actor_role, role=role)
     if membership.role == Role.OWNER and actor_role is not None and actor_role != Role.OWNER:
@@ -163,26 +228,44 @@ def membership_change_role(
     previous = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
-    audit_record(organization=membership.organization, actor=actor, action="member.role_changed",
-                 obj=membership, ip=ip, details={"from": previous, "to": role.value})
+    audit_record(
+        organization=membership.organization,
+        actor=actor,
+        action="member.role_changed",
+        obj=membership,
+        ip=ip,
+        details={"from": previous, "to": role.value},
+    )
     return membership
 
 
 @transaction.atomic
 def membership_remove(
-    *, membership: Membership, actor: AbstractBaseUser | None, actor_role: Role | None = None,
+    *,
+    membership: Membership,
+    actor: AbstractBaseUser | None,
+    actor_role: Role | None = None,
     ip: str | None = None,
 ) -> None:
     """Remove a member (and so their tokens). The last owner cannot be removed."""
-    list(Membership.objects.select_for_update().filter(
-        organization_id=membership.organization_id, role=Role.OWNER))
+    list(
+        Membership.objects.select_for_update().filter(
+            organization_id=membership.organization_id, role=Role.OWNER
+        )
+    )
     if membership.role == Role.OWNER and actor_role is not None and actor_role != Role.OWNER:
         raise RoleNotGrantable("Only an owner can remove another owner.")
     if membership.role == Role.OWNER and _owner_count(membership.organization) <= 1:
         raise LastOwner("The last owner cannot be removed; make someone else owner first.")
     organization = membership.organization
-    audit_record(organization=organization, actor=actor, action="member.removed", obj=membership,
-                 ip=ip, details={"user": membership.user.get_username(), "role": membership.role})
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="member.removed",
+        obj=membership,
+        ip=ip,
+        details={"user": membership.user.get_username(), "role": membership.role},
+    )
     membership.delete()
 
 
@@ -193,8 +276,14 @@ def invitation_token(invitation: Invitation) -> str:
 
 @transaction.atomic
 def invitation_create(
-    *, organization: Organization, email: str, role: Role, actor: AbstractBaseUser,
-    actor_role: Role | None, ip: str | None = None, base_url: str = "http://127.0.0.1:8000",
+    *,
+    organization: Organization,
+    email: str,
+    role: Role,
+    actor: AbstractBaseUser,
+    actor_role: Role | None,
+    ip: str | None = None,
+    base_url: str = "http://127.0.0.1:8000",
 ) -> tuple[Invitation, str]:
     """Invite ``email`` with ``role``; the email with the signed link is sent after commit."""
     _check_grantable(actor_role=actor_role, role=role)
@@ -202,19 +291,33 @@ def invitation_create(
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise AlreadyMember(f"{email} is already a member of {organization.slug}.")
     invitation = Invitation.objects.create(
-        organization=organization, email=email, role=role, invited_by=actor,
+        organization=organization,
+        email=email,
+        role=role,
+        invited_by=actor,
         expires_at=timezone.now() + settings.INVITATION_MAX_AGE,
     )
     link = base_url.rstrip("/") + reverse("invitation_accept", args=[invitation_token(invitation)])
-    audit_record(organization=organization, actor=actor, action="invitation.created",
-                 obj=invitation, ip=ip, details={"email": email, "role": role.value})
-    transaction.on_commit(lambda: send_mail(
-        subject=f"You are invited to {organization.name} on Alliance Portal",
-        message=(f"{actor.get_username()} invited you to join {organization.name} as "
-                 f"{role.label.lower()}.\n\nAccept: {link}\n\nThe link expires on "
-                 f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC and works once."),
-        from_email=None, recipient_list=[email],
-    ))
+    audit_record(
+        organization=organization,
+        actor=actor,
+        action="invitation.created",
+        obj=invitation,
+        ip=ip,
+        details={"email": email, "role": role.value},
+    )
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You are invited to {organization.name} on Alliance Portal",
+            message=(
+                f"{actor.get_username()} invited you to join {organization.name} as "
+                f"{role.label.lower()}.\n\nAccept: {link}\n\nThe link expires on "
+                f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC and works once."
+            ),
+            from_email=None,
+            recipient_list=[email],
+        )
+    )
     return invitation, link
 
 
@@ -224,8 +327,11 @@ def invitation_from_token(token: str) -> Invitation:
         data = signing.loads(token, salt=INVITATION_SALT)
     except signing.BadSignature as exc:
         raise InvitationInvalid("This invitation link is not valid.") from exc
-    invitation = Invitation.objects.select_related("organization").filter(
-        pk=data.get("i"), email=data.get("e")).first()
+    invitation = (
+        Invitation.objects.select_related("organization")
+        .filter(pk=data.get("i"), email=data.get("e"))
+        .first()
+    )
     if invitation is None or invitation.revoked_at:
         raise InvitationInvalid("This invitation no longer exists.")
     if invitation.accepted_at:
@@ -237,8 +343,12 @@ def invitation_from_token(token: str) -> Invitation:
 
 @transaction.atomic
 def invitation_accept(
-    *, token: str, user: AbstractBaseUser | None = None, username: str | None = None,
-    password: str | None = None, ip: str | None = None,
+    *,
+    token: str,
+    user: AbstractBaseUser | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    ip: str | None = None,
 ) -> Membership:
     """Accept an invitation as ``user`` (logged in) or as a new account (username+password)."""
     invitation = invitation_from_token(token)
@@ -253,19 +363,28 @@ def invitation_accept(
         try:
             with transaction.atomic():
                 user = user_model.objects.create_user(
-                    username=username, email=invitation.email, password=password)
+                    username=username, email=invitation.email, password=password
+                )
         except IntegrityError as exc:
-            raise InvitationInvalid("That username is taken.",
-                                    details={"username": "taken"}) from exc
+            raise InvitationInvalid(
+                "That username is taken.", details={"username": "taken"}
+            ) from exc
     if Membership.objects.filter(organization=invitation.organization, user=user).exists():
         raise AlreadyMember("You are already a member of this organization.")
     membership = Membership.objects.create(
-        organization=invitation.organization, user=user, role=invitation.role)
+        organization=invitation.organization, user=user, role=invitation.role
+    )
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
-    audit_record(organization=invitation.organization, actor=user, action="invitation.accepted",
-                 obj=membership, ip=ip, details={"role": invitation.role})
+    audit_record(
+        organization=invitation.organization,
+        actor=user,
+        action="invitation.accepted",
+        obj=membership,
+        ip=ip,
+        details={"role": invitation.role},
+    )
     return membership
 
 
@@ -276,35 +395,64 @@ def invitation_revoke(
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
-        audit_record(organization=invitation.organization, actor=actor,
-                     action="invitation.revoked", obj=invitation, ip=ip)
+        audit_record(
+            organization=invitation.organization,
+            actor=actor,
+            action="invitation.revoked",
+            obj=invitation,
+            ip=ip,
+        )
     return invitation
 
 
 # --- API tokens ---------------------------------------------------------------------------------
 @transaction.atomic
 def token_create(
-    *, membership: Membership, name: str, expires_at: datetime | None = None,
-    actor: AbstractBaseUser | None = None, ip: str | None = None,
+    *,
+    membership: Membership,
+    name: str,
+    expires_at: datetime | None = None,
+    actor: AbstractBaseUser | None = None,
+    ip: str | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token for ``membership``; returns the row and the secret (shown once)."""
     secret, prefix, digest = token_secrets.generate()
     api_token = ApiToken.objects.create(
-        organization=membership.organization, membership=membership, name=name,
-        prefix=prefix, digest=digest, expires_at=expires_at,
+        organization=membership.organization,
+        membership=membership,
+        name=name,
+        prefix=prefix,
+        digest=digest,
+        expires_at=expires_at,
     )
-    audit_record(organization=membership.organization, actor=actor or membership.user,
-                 action="token.created", obj=api_token, ip=ip,
-                 details={"name": name, "prefix": prefix,
-                          "expires_at": expires_at.isoformat() if expires_at else None})
+    audit_record(
+        organization=membership.organization,
+        actor=actor or membership.user,
+        action="token.created",
+        obj=api_token,
+        ip=ip,
+        details={
+            "name": name,
+            "prefix": prefix,
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
     return api_token, secret
 
 
 @transaction.atomic
-def token_revoke(*, api_token: ApiToken, actor: AbstractBaseUser, ip: str | None = None) -> ApiToken:
+def token_revoke(
+    *, api_token: ApiToken, actor: AbstractBaseUser, ip: str | None = None
+) -> ApiToken:
     if api_token.revoked_at is None:
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at"])
-        audit_record(organization=api_token.organization, actor=actor, action="token.revoked",
-                     obj=api_token, ip=ip, details={"prefix": api_token.prefix})
+        audit_record(
+            organization=api_token.organization,
+            actor=actor,
+            action="token.revoked",
+            obj=api_token,
+            ip=ip,
+            details={"prefix": api_token.prefix},
+        )
     return api_token

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 
-TOKEN_PREFIX = "ap"
+TOKEN_PREFIX = "ap"  # noqa: S105  (a public marker, not a secret)
 
 
 def generate() -> tuple[str, str, str]:

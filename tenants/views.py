@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from portal.api.base import client_ip
-from tenants import selectors, services
+from tenants import rls, selectors, services
 from tenants.access import OrgContext
 from tenants.decorators import org_view
 from tenants.errors import TenantError
@@ -28,15 +28,20 @@ from tenants.roles import Role
 @org_view(Role.VIEWER)
 def members(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     can_manage = ctx.has_role(Role.ADMIN)
-    return render(request, "tenants/members.html", {
-        "ctx": ctx,
-        "memberships": selectors.membership_list(organization=ctx.organization),
-        "invitations": selectors.invitation_list(organization=ctx.organization)[:50]
-        if can_manage else [],
-        "invite_form": InviteForm(),
-        "roles": Role.choices,
-        "can_manage": can_manage,
-    })
+    return render(
+        request,
+        "tenants/members.html",
+        {
+            "ctx": ctx,
+            "memberships": selectors.membership_list(organization=ctx.organization),
+            "invitations": selectors.invitation_list(organization=ctx.organization)[:50]
+            if can_manage
+            else [],
+            "invite_form": InviteForm(),
+            "roles": Role.choices,
+            "can_manage": can_manage,
+        },
+    )
 
 
 @require_POST
@@ -46,9 +51,14 @@ def member_invite(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     if form.is_valid():
         try:
             invitation, _link = services.invitation_create(
-                organization=ctx.organization, email=form.cleaned_data["email"],
-                role=Role(form.cleaned_data["role"]), actor=request.user, actor_role=ctx.role,
-                ip=client_ip(request), base_url=request.build_absolute_uri("/"))
+                organization=ctx.organization,
+                email=form.cleaned_data["email"],
+                role=Role(form.cleaned_data["role"]),
+                actor=request.user,
+                actor_role=ctx.role,
+                ip=client_ip(request),
+                base_url=request.build_absolute_uri("/"),
+            )
             messages.success(request, f"Invitation sent to {invitation.email}.")
         except TenantError as exc:
             messages.error(request, exc.message)
@@ -67,10 +77,17 @@ def member_role(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     if form.is_valid():
         try:
             services.membership_change_role(
-                membership=membership, role=Role(form.cleaned_data["role"]), actor=request.user,
-                actor_role=ctx.role, ip=client_ip(request))
-            messages.success(request, f"{membership.user.username} is now "
-                                      f"{Role(form.cleaned_data['role']).label.lower()}.")
+                membership=membership,
+                role=Role(form.cleaned_data["role"]),
+                actor=request.user,
+                actor_role=ctx.role,
+                ip=client_ip(request),
+            )
+            messages.success(
+                request,
+                f"{membership.user.username} is now "
+                f"{Role(form.cleaned_data['role']).label.lower()}.",
+            )
         except TenantError as exc:
             messages.error(request, exc.message)
     return redirect("members", org=ctx.organization.slug)
@@ -83,8 +100,9 @@ def member_remove(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRespons
     if membership is None:
         raise Http404()
     try:
-        services.membership_remove(membership=membership, actor=request.user,
-                                   actor_role=ctx.role, ip=client_ip(request))
+        services.membership_remove(
+            membership=membership, actor=request.user, actor_role=ctx.role, ip=client_ip(request)
+        )
         messages.success(request, f"{membership.user.username} was removed.")
     except TenantError as exc:
         messages.error(request, exc.message)
@@ -109,21 +127,31 @@ def tokens(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         _token, new_secret = services.token_create(
-            membership=ctx.membership, name=form.cleaned_data["name"],
-            expires_at=form.cleaned_data.get("expires_at"), actor=request.user,
-            ip=client_ip(request))
+            membership=ctx.membership,
+            name=form.cleaned_data["name"],
+            expires_at=form.cleaned_data.get("expires_at"),
+            actor=request.user,
+            ip=client_ip(request),
+        )
         form = TokenForm()
-    return render(request, "tenants/tokens.html", {
-        "ctx": ctx, "form": form, "new_secret": new_secret,
-        "tokens": selectors.token_list(organization=ctx.organization, membership=ctx.membership),
-    })
+    return render(
+        request,
+        "tenants/tokens.html",
+        {
+            "ctx": ctx,
+            "form": form,
+            "new_secret": new_secret,
+            "tokens": selectors.token_list(
+                organization=ctx.organization, membership=ctx.membership
+            ),
+        },
+    )
 
 
 @require_POST
 @org_view(Role.VIEWER)
 def token_revoke(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
-    api_token = selectors.token_get(organization=ctx.organization, membership=ctx.membership,
-                                    pk=pk)
+    api_token = selectors.token_get(organization=ctx.organization, membership=ctx.membership, pk=pk)
     if api_token is None:
         raise Http404()
     services.token_revoke(api_token=api_token, actor=request.user, ip=client_ip(request))
@@ -135,12 +163,17 @@ def token_revoke(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse
 @org_view(Role.ADMIN)
 def organization_settings(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     organization = ctx.organization
-    form = OrganizationSettingsForm(request.POST or None, initial={
-        "name": organization.name, "contact_email": organization.contact_email})
+    form = OrganizationSettingsForm(
+        request.POST or None,
+        initial={"name": organization.name, "contact_email": organization.contact_email},
+    )
     if request.method == "POST" and form.is_valid():
         services.organization_update_settings(
-            organization=organization, actor=request.user, ip=client_ip(request),
-            **form.cleaned_data)
+            organization=organization,
+            actor=request.user,
+            ip=client_ip(request),
+            **form.cleaned_data,
+        )
         messages.success(request, "Settings saved.")
         return redirect("organization_settings", org=organization.slug)
     return render(request, "tenants/settings.html", {"ctx": ctx, "form": form})
@@ -152,30 +185,47 @@ def audit(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     action = request.GET.get("action", "")
     if action:
         events = events.filter(action=action)
-    return render(request, "tenants/audit.html", {"ctx": ctx, "events": events[:200],
-                                                  "action": action})
+    return render(
+        request, "tenants/audit.html", {"ctx": ctx, "events": events[:200], "action": action}
+    )
 
 
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
-    """The signed link from the invitation email."""
+    """The signed link from the invitation email.
+
+    The signed token is the authorization here, so the lookup runs in the explicit system
+    context: the invitee is not a member of the organization yet.
+    """
+    with rls.system_context():
+        return _invitation_accept(request, token)
+
+
+def _invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invitation = services.invitation_from_token(token)
     except TenantError as exc:
-        return render(request, "tenants/invitation_invalid.html", {"message": exc.message},
-                      status=410 if exc.status == 410 else 400)
+        return render(
+            request,
+            "tenants/invitation_invalid.html",
+            {"message": exc.message},
+            status=410 if exc.status == 410 else 400,
+        )
     form = AcceptInvitationForm(request.POST or None) if not request.user.is_authenticated else None
     if request.method == "POST":
         try:
             if request.user.is_authenticated:
-                membership = services.invitation_accept(token=token, user=request.user,
-                                                        ip=client_ip(request))
+                membership = services.invitation_accept(
+                    token=token, user=request.user, ip=client_ip(request)
+                )
             elif form is not None and form.is_valid():
                 membership = services.invitation_accept(
-                    token=token, username=form.cleaned_data["username"],
-                    password=form.cleaned_data["password1"], ip=client_ip(request))
-                login(request, membership.user,
-                      backend="django.contrib.auth.backends.ModelBackend")
+                    token=token,
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"],
+                    ip=client_ip(request),
+                )
+                login(request, membership.user, backend="django.contrib.auth.backends.ModelBackend")
             else:
                 membership = None
             if membership is not None:
@@ -183,8 +233,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 return redirect("dashboard", org=membership.organization.slug)
         except TenantError as exc:
             messages.error(request, exc.message)
-    return render(request, "tenants/invitation_accept.html",
-                  {"invitation": invitation, "form": form})
+    return render(
+        request, "tenants/invitation_accept.html", {"invitation": invitation, "form": form}
+    )
 
 
 @login_required

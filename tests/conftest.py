@@ -34,9 +34,10 @@ def require_service(what: str, available: bool, why: str) -> None:
 
 
 @pytest.fixture
-def postgres() -> None:
-    require_service("PostgreSQL", settings.USING_POSTGRES,
-                    "DATABASE_URL does not point at PostgreSQL")
+def postgres(db: None) -> None:
+    require_service(
+        "PostgreSQL", settings.USING_POSTGRES, "DATABASE_URL does not point at PostgreSQL"
+    )
 
 
 @pytest.fixture

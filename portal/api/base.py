@@ -22,7 +22,9 @@ from tenants.models import ApiToken
 from tenants.roles import Role
 
 ORG_PARAMETER = OpenApiParameter(
-    "org", OpenApiTypes.STR, OpenApiParameter.PATH,
+    "org",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
     description="Slug of the organization (the tenant).",
 )
 
@@ -52,8 +54,12 @@ class OrgScopedMixin:
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         token = request.auth if isinstance(request.auth, ApiToken) else None
-        self.ctx = resolve(org_slug=kwargs["org"], user=request.user, token=token,
-                           minimum=self.required_role(request))
+        self.ctx = resolve(
+            org_slug=kwargs["org"],
+            user=request.user,
+            token=token,
+            minimum=self.required_role(request),
+        )
 
     def scope(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         model = queryset.model

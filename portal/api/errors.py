@@ -20,8 +20,14 @@ logger = logging.getLogger(__name__)
 class ApiError(exceptions.APIException):
     """Raise from a view or service adapter with a stable code and the right status."""
 
-    def __init__(self, *, code: str, message: str, status_code: int = 400,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        code: str,
+        message: str,
+        status_code: int = 400,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.error_code = code
@@ -58,8 +64,9 @@ def _flatten_codes(detail: Any) -> Any:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler producing the single error shape."""
     if isinstance(exc, ApiError):
-        return Response(error_body(exc.error_code, exc.message, exc.details),
-                        status=exc.status_code)
+        return Response(
+            error_body(exc.error_code, exc.message, exc.details), status=exc.status_code
+        )
     if isinstance(exc, AccessDenied):
         return Response(error_body(exc.code, exc.message), status=exc.status)
     if isinstance(exc, TenantError):
@@ -72,22 +79,29 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = drf_exception_handler(exc, context)
     if response is None:
         logger.exception("Unhandled API error", exc_info=exc)
-        return Response(error_body("server_error", "An unexpected error occurred."),
-                        status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+        return Response(
+            error_body("server_error", "An unexpected error occurred."),
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
     assert isinstance(exc, exceptions.APIException)
     code = _CODE_BY_CLASS.get(type(exc), "")
     if isinstance(exc, exceptions.AuthenticationFailed | exceptions.NotAuthenticated):
         detail_code = exc.get_codes()
-        if isinstance(detail_code, str) and detail_code not in {"authentication_failed",
-                                                                 "not_authenticated"}:
+        if isinstance(detail_code, str) and detail_code not in {
+            "authentication_failed",
+            "not_authenticated",
+        }:
             code = detail_code
     details: dict[str, Any] = {}
     if isinstance(exc, exceptions.ValidationError):
         message = "The request is invalid; see details for each field."
-        details = {"fields": _flatten_codes(exc.detail)} if isinstance(exc.detail, dict) else {
-            "non_field_errors": _flatten_codes(exc.detail)}
+        details = (
+            {"fields": _flatten_codes(exc.detail)}
+            if isinstance(exc.detail, dict)
+            else {"non_field_errors": _flatten_codes(exc.detail)}
+        )
     else:
-        message = str(exc.detail) if not isinstance(exc.detail, list | dict) else str(exc.detail)
+        message = str(exc.detail)
     if isinstance(exc, exceptions.Throttled):
         details = {"retry_after_seconds": exc.wait}
     response.data = error_body(code or exc.default_code, message, details)
@@ -95,8 +109,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 # --- Plain Django handlers, so that non-DRF 404/500 under /api/ have the same shape ----------
-def json_not_found(request: HttpRequest, exception: Exception | None = None,
-                   **kwargs: object) -> JsonResponse:
+def json_not_found(
+    request: HttpRequest, exception: Exception | None = None, **kwargs: object
+) -> JsonResponse:
     return JsonResponse(error_body("not_found", "Not found."), status=404)
 
 

@@ -28,14 +28,18 @@ _COMMON = {
     "405": "Method not allowed.",
     "406": "Not acceptable.",
     "409": "Conflict with the current state.",
+    "410": "Gone: the object was erased or the link was already used.",
+    "413": "Payload too large.",
     "415": "Unsupported media type.",
+    "422": "Unprocessable: well-formed input that the domain cannot use (e.g. no face found).",
     "429": "Throttled; retry after details.retry_after_seconds.",
     "500": "Unexpected server error.",
 }
 
 
-def add_error_responses(result: dict[str, Any], generator: Any, request: Any,
-                        public: bool) -> dict[str, Any]:
+def add_error_responses(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
     components = result.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = _ERROR_SCHEMA
     ref = {"$ref": "#/components/schemas/Error"}
@@ -47,6 +51,8 @@ def add_error_responses(result: dict[str, Any], generator: Any, request: Any,
             for status, description in _COMMON.items():
                 existing = responses.get(status)
                 if existing is None:
-                    responses[status] = {"description": description,
-                                         "content": {"application/json": {"schema": ref}}}
+                    responses[status] = {
+                        "description": description,
+                        "content": {"application/json": {"schema": ref}},
+                    }
     return result

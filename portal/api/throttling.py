@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rest_framework import throttling
 from typing import TYPE_CHECKING, Any
 
+from rest_framework import throttling
 from rest_framework.request import Request
 
 if TYPE_CHECKING:

@@ -12,13 +12,17 @@ class MyOrganizationSerializer(serializers.Serializer):
 
     slug = serializers.SlugField(source="organization.slug")
     name = serializers.CharField(source="organization.name")
-    status = serializers.ChoiceField(source="organization.status",
-                                     choices=Organization.Status.choices)
+    status = serializers.ChoiceField(
+        source="organization.status", choices=Organization.Status.choices
+    )
     role = serializers.ChoiceField(choices=Role.choices)
     created_at = serializers.DateTimeField(source="organization.created_at")
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
+    # Empty when unset, so documented as a plain string rather than format "email".
+    contact_email = serializers.CharField(read_only=True)
+
     class Meta:
         model = Organization
         fields = ["slug", "name", "status", "contact_email", "created_at"]
@@ -50,8 +54,16 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invitation
-        fields = ["id", "email", "role", "state", "invited_by", "created_at", "expires_at",
-                  "accepted_at"]
+        fields = [
+            "id",
+            "email",
+            "role",
+            "state",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+        ]
         read_only_fields = fields
 
 
@@ -74,8 +86,17 @@ class TokenSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ApiToken
-        fields = ["id", "name", "prefix", "owner", "state", "created_at", "expires_at",
-                  "last_used_at", "revoked_at"]
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "owner",
+            "state",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+        ]
         read_only_fields = fields
 
 
@@ -102,13 +123,23 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = ["id", "created_at", "actor", "action", "object_type", "object_id",
-                  "object_repr", "ip_address", "details"]
+        fields = [
+            "id",
+            "created_at",
+            "actor",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "ip_address",
+            "details",
+        ]
         read_only_fields = fields
 
 
 # --- Platform admin ---------------------------------------------------------------------------
 class AdminOrganizationSerializer(serializers.ModelSerializer):
+    contact_email = serializers.CharField(read_only=True)
     member_count = serializers.IntegerField(read_only=True, default=0)
 
     class Meta:

@@ -48,24 +48,32 @@ class OrganizationView(OrgAPIView):
     def get(self, request: Request, org: str) -> Response:
         return Response(s.OrganizationSerializer(self.ctx.organization).data)
 
-    @extend_schema(request=s.OrganizationSettingsInputSerializer,
-                   responses=s.OrganizationSerializer)
+    @extend_schema(
+        request=s.OrganizationSettingsInputSerializer, responses=s.OrganizationSerializer
+    )
     def patch(self, request: Request, org: str) -> Response:
         data = s.OrganizationSettingsInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         organization = services.organization_update_settings(
-            organization=self.ctx.organization, actor=request.user, ip=client_ip(request),
-            **data.validated_data)
+            organization=self.ctx.organization,
+            actor=request.user,
+            ip=client_ip(request),
+            **data.validated_data,
+        )
         return Response(s.OrganizationSerializer(organization).data)
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[OpenApiParameter("role", OpenApiTypes.STR,
-                                                    enum=Role.values)]),
+    list=extend_schema(parameters=[OpenApiParameter("role", OpenApiTypes.STR, enum=Role.values)]),
     partial_update=extend_schema(request=s.MemberRoleInputSerializer),
 )
-class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                    mixins.UpdateModelMixin, mixins.DestroyModelMixin, OrgGenericViewSet):
+class MemberViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    OrgGenericViewSet,
+):
     """Members of the organization. Admins change roles and remove members."""
 
     serializer_class = s.MemberSerializer
@@ -85,13 +93,21 @@ class MemberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin,
         data = s.MemberRoleInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         membership = services.membership_change_role(
-            membership=membership, role=Role(data.validated_data["role"]), actor=request.user,
-            actor_role=self.ctx.role, ip=client_ip(request))
+            membership=membership,
+            role=Role(data.validated_data["role"]),
+            actor=request.user,
+            actor_role=self.ctx.role,
+            ip=client_ip(request),
+        )
         return Response(s.MemberSerializer(membership).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.membership_remove(membership=self.get_object(), actor=request.user,
-                                   actor_role=self.ctx.role, ip=client_ip(request))
+        services.membership_remove(
+            membership=self.get_object(),
+            actor=request.user,
+            actor_role=self.ctx.role,
+            ip=client_ip(request),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -107,24 +123,32 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGen
     def get_base_queryset(self) -> QuerySet[Invitation]:
         return selectors.invitation_list(organization=self.ctx.organization)
 
-    @extend_schema(request=s.InvitationInputSerializer,
-                   responses={201: s.InvitationCreatedSerializer})
+    @extend_schema(
+        request=s.InvitationInputSerializer, responses={201: s.InvitationCreatedSerializer}
+    )
     def create(self, request: Request, org: str) -> Response:
         data = s.InvitationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         invitation, link = services.invitation_create(
-            organization=self.ctx.organization, email=data.validated_data["email"],
-            role=Role(data.validated_data["role"]), actor=request.user, actor_role=self.ctx.role,
-            ip=client_ip(request), base_url=request.build_absolute_uri("/"))
+            organization=self.ctx.organization,
+            email=data.validated_data["email"],
+            role=Role(data.validated_data["role"]),
+            actor=request.user,
+            actor_role=self.ctx.role,
+            ip=client_ip(request),
+            base_url=request.build_absolute_uri("/"),
+        )
         invitation.accept_url = link  # type: ignore[attr-defined]
-        return Response(s.InvitationCreatedSerializer(invitation).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            s.InvitationCreatedSerializer(invitation).data, status=status.HTTP_201_CREATED
+        )
 
     @extend_schema(request=None, responses=s.InvitationSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, org: str, pk: str) -> Response:
-        invitation = services.invitation_revoke(invitation=self.get_object(), actor=request.user,
-                                                ip=client_ip(request))
+        invitation = services.invitation_revoke(
+            invitation=self.get_object(), actor=request.user, ip=client_ip(request)
+        )
         return Response(s.InvitationSerializer(invitation).data)
 
 
@@ -138,32 +162,43 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGenericV
     ordering_fields = ["created_at", "name", "last_used_at"]
 
     def get_base_queryset(self) -> QuerySet[ApiToken]:
-        return selectors.token_list(organization=self.ctx.organization,
-                                    membership=self.ctx.membership)
+        return selectors.token_list(
+            organization=self.ctx.organization, membership=self.ctx.membership
+        )
 
     @extend_schema(request=s.TokenInputSerializer, responses={201: s.TokenCreatedSerializer})
     def create(self, request: Request, org: str) -> Response:
         data = s.TokenInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         api_token, secret = services.token_create(
-            membership=self.ctx.membership, name=data.validated_data["name"],
-            expires_at=data.validated_data.get("expires_at"), actor=request.user,
-            ip=client_ip(request))
+            membership=self.ctx.membership,
+            name=data.validated_data["name"],
+            expires_at=data.validated_data.get("expires_at"),
+            actor=request.user,
+            ip=client_ip(request),
+        )
         api_token.token = secret  # type: ignore[attr-defined]
         return Response(s.TokenCreatedSerializer(api_token).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses=s.TokenSerializer)
+    @extend_schema(request=None, responses={200: s.TokenSerializer})
     def destroy(self, request: Request, org: str, pk: str) -> Response:
         """Revoke the token (the row is kept for the audit trail)."""
-        api_token = services.token_revoke(api_token=self.get_object(), actor=request.user,
-                                          ip=client_ip(request))
+        api_token = services.token_revoke(
+            api_token=self.get_object(), actor=request.user, ip=client_ip(request)
+        )
         return Response(s.TokenSerializer(api_token).data)
 
 
-@extend_schema_view(list=extend_schema(parameters=[
-    OpenApiParameter("action", OpenApiTypes.STR, description="Filter by action, e.g. member.added"),
-    OpenApiParameter("actor", OpenApiTypes.STR, description="Filter by actor username"),
-]))
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "action", OpenApiTypes.STR, description="Filter by action, e.g. member.added"
+            ),
+            OpenApiParameter("actor", OpenApiTypes.STR, description="Filter by actor username"),
+        ]
+    )
+)
 class AuditEventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGenericViewSet):
     """The organization's append-only audit log (owners and admins)."""
 
@@ -201,24 +236,33 @@ class AdminOrganizationListView(APIView):
             organizations = list(selectors.organization_list_all())
         return Response(s.AdminOrganizationSerializer(organizations, many=True).data)
 
-    @extend_schema(request=s.AdminOrganizationInputSerializer,
-                   responses={201: s.AdminOrganizationSerializer})
+    @extend_schema(
+        request=s.AdminOrganizationInputSerializer, responses={201: s.AdminOrganizationSerializer}
+    )
     def post(self, request: Request) -> Response:
         data = s.AdminOrganizationInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         owner = None
         if data.validated_data.get("owner"):
-            owner = get_user_model().objects.filter(
-                username=data.validated_data["owner"]).first()
+            owner = get_user_model().objects.filter(username=data.validated_data["owner"]).first()
             if owner is None:
-                raise ApiError(code="unknown_user", message="No such user.", status_code=400,
-                               details={"owner": data.validated_data["owner"]})
+                raise ApiError(
+                    code="unknown_user",
+                    message="No such user.",
+                    status_code=400,
+                    details={"owner": data.validated_data["owner"]},
+                )
         with rls.system_context():
             organization = services.organization_create(
-                slug=data.validated_data["slug"], name=data.validated_data["name"], owner=owner,
-                actor=request.user, ip=client_ip(request))
-        return Response(s.AdminOrganizationSerializer(organization).data,
-                        status=status.HTTP_201_CREATED)
+                slug=data.validated_data["slug"],
+                name=data.validated_data["name"],
+                owner=owner,
+                actor=request.user,
+                ip=client_ip(request),
+            )
+        return Response(
+            s.AdminOrganizationSerializer(organization).data, status=status.HTTP_201_CREATED
+        )
 
 
 def _admin_org(slug: str) -> Organization:
@@ -237,25 +281,33 @@ class AdminOrganizationDetailView(APIView):
         return Response(s.AdminOrganizationSerializer(_admin_org(slug)).data)
 
 
-@extend_schema(parameters=[
-    OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH),
-    OpenApiParameter("operation", OpenApiTypes.STR, OpenApiParameter.PATH,
-                     enum=["suspend", "resume"]),
-])
+@extend_schema(
+    parameters=[
+        OpenApiParameter("slug", OpenApiTypes.STR, OpenApiParameter.PATH),
+        OpenApiParameter(
+            "operation", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["suspend", "resume"]
+        ),
+    ]
+)
 class AdminOrganizationStatusView(APIView):
     """Suspend or resume an organization."""
 
     permission_classes = [IsPlatformAdmin]
 
-    @extend_schema(request=None, responses=s.AdminOrganizationSerializer)
+    @extend_schema(
+        request=None, responses=s.AdminOrganizationSerializer, operation_id="admin_orgs_set_status"
+    )
     def post(self, request: Request, slug: str, operation: str) -> Response:
         new_status = {"suspend": "suspended", "resume": "active"}.get(operation)
         if new_status is None:
             raise ApiError(code="not_found", message="Not found.", status_code=404)
         with rls.system_context():
             organization = services.organization_set_status(
-                organization=_admin_org(slug), status=new_status, actor=request.user,
-                ip=client_ip(request))
+                organization=_admin_org(slug),
+                status=new_status,
+                actor=request.user,
+                ip=client_ip(request),
+            )
         return Response(s.AdminOrganizationSerializer(organization).data)
 
 
@@ -274,6 +326,11 @@ class AdminMembershipView(APIView):
             raise ApiError(code="unknown_user", message="No such user.", status_code=400)
         with rls.system_context():
             membership = services.membership_add(
-                organization=_admin_org(slug), user=user, role=Role(data.validated_data["role"]),
-                actor=request.user, actor_role=None, ip=client_ip(request))
+                organization=_admin_org(slug),
+                user=user,
+                role=Role(data.validated_data["role"]),
+                actor=request.user,
+                actor_role=None,
+                ip=client_ip(request),
+            )
         return Response(s.MemberSerializer(membership).data, status=status.HTTP_201_CREATED)

@@ -33,11 +33,15 @@ def _walk(patterns, prefix: str = "") -> list[str]:  # type: ignore[no-untyped-d
 
 
 def org_routes() -> list[str]:
-    routes = [r for r in _walk(get_resolver().url_patterns)
-              if "<slug:org>" in r or "(?P<org>" in r]
+    routes = [r for r in _walk(get_resolver().url_patterns) if "<slug:org>" in r or "(?P<org>" in r]
     # Remove regex anchors and format suffix variants of DRF routers.
-    return sorted({re.sub(r"(^|/)\^", r"\1", r).replace("$", "") for r in routes
-                   if "format" not in r and "\\.(?P" not in r})
+    return sorted(
+        {
+            re.sub(r"(^|/)\^", r"\1", r).replace("$", "")
+            for r in routes
+            if "format" not in r and "\\.(?P" not in r
+        }
+    )
 
 
 def fill(route: str, *, org: str, ids: dict[str, int]) -> str:
@@ -57,8 +61,13 @@ def fill(route: str, *, org: str, ids: dict[str, int]) -> str:
 def acme_objects(world):  # type: ignore[no-untyped-def]
     membership = Membership.objects.get(user=world.bob, organization=world.acme)
     token_for(world.alice, world.acme)
-    services.invitation_create(organization=world.acme, email="carol@acme.example",
-                               role=Role.MEMBER, actor=world.alice, actor_role=Role.OWNER)
+    services.invitation_create(
+        organization=world.acme,
+        email="carol@acme.example",
+        role=Role.MEMBER,
+        actor=world.alice,
+        actor_role=Role.OWNER,
+    )
     return {
         "membership": membership.pk,
         "token": ApiToken.objects.filter(organization=world.acme).first().pk,
@@ -91,7 +100,9 @@ def test_mallory_never_reaches_acme_through_any_route(world, acme_objects, route
 
 
 @pytest.mark.parametrize("route", [r for r in org_routes() if "<pk>" in r or "(?P<pk>" in r])
-def test_mallory_cannot_reach_acme_objects_through_her_own_organization(world, acme_objects, route) -> None:  # type: ignore[no-untyped-def]
+def test_mallory_cannot_reach_acme_objects_through_her_own_organization(
+    world, acme_objects, route
+) -> None:  # type: ignore[no-untyped-def]
     """Given an acme object id, when mallory asks for it under globex, then it is not found."""
     api = APIClient()
     # mallory as admin of globex, so role checks do not hide a missing object filter.

@@ -20,10 +20,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with rls.system_context():
-            membership = Membership.objects.select_related("organization", "user").filter(
-                user__username=options["username"], organization__slug=options["org"]).first()
+            membership = (
+                Membership.objects.select_related("organization", "user")
+                .filter(user__username=options["username"], organization__slug=options["org"])
+                .first()
+            )
             if membership is None:
                 raise CommandError(f"{options['username']} is not a member of {options['org']}.")
-            _token, secret = services.token_create(membership=membership, name=options["name"],
-                                                   actor=membership.user)
+            _token, secret = services.token_create(
+                membership=membership, name=options["name"], actor=membership.user
+            )
         self.stdout.write(secret)

@@ -14,8 +14,11 @@ from tenants.roles import Role
 
 DEFAULT_PASSWORD = "alliance-demo-2026"  # noqa: S105  (demo only; printed on purpose)
 
-ORGANIZATIONS = [("acme", "Acme Corporation"), ("globex", "Globex Corporation"),
-                 ("initech", "Initech")]
+ORGANIZATIONS = [
+    ("acme", "Acme Corporation"),
+    ("globex", "Globex Corporation"),
+    ("initech", "Initech"),
+]
 USERS = [
     # username, email, memberships, superuser
     ("alice", "alice@acme.example", [("acme", Role.OWNER)], False),
@@ -29,32 +32,45 @@ class Command(BaseCommand):
     help = "Create the demo alliance (acme, globex, initech; alice, bob, mallory, admin)."
 
     def add_arguments(self, parser: Any) -> None:
-        parser.add_argument("--password", default=DEFAULT_PASSWORD,
-                            help="Password of every demo user (default is printed).")
-        parser.add_argument("--if-empty", action="store_true",
-                            help="Do nothing when any organization exists already.")
+        parser.add_argument(
+            "--password",
+            default=DEFAULT_PASSWORD,
+            help="Password of every demo user (default is printed).",
+        )
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing when any organization exists already.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with rls.system_context(), transaction.atomic():
             if options["if_empty"] and Organization.objects.exists():
-                self.stdout.write("Database already has organizations; demo not seeded.")
+                self.stdout.write("Database already has organizations; demo not seeded again.")
+                self._print_logins(options["password"])
                 return
             for slug, name in ORGANIZATIONS:
                 Organization.objects.get_or_create(slug=slug, defaults={"name": name})
             user_model = get_user_model()
             for username, email, memberships, superuser in USERS:
                 user, created = user_model.objects.get_or_create(
-                    username=username, defaults={"email": email})
+                    username=username, defaults={"email": email}
+                )
                 user.is_superuser = user.is_staff = superuser
                 if created or options["password"] != DEFAULT_PASSWORD:
                     user.set_password(options["password"])
                 user.save()
                 for slug, role in memberships:
                     Membership.objects.get_or_create(
-                        user=user, organization=Organization.objects.get(slug=slug),
-                        defaults={"role": role})
+                        user=user,
+                        organization=Organization.objects.get(slug=slug),
+                        defaults={"role": role},
+                    )
         self.stdout.write(self.style.SUCCESS("Demo alliance ready."))
-        self.stdout.write(f"  logins (password: {options['password']}):")
+        self._print_logins(options["password"])
+
+    def _print_logins(self, password: str) -> None:
+        self.stdout.write(f"  demo logins at http://127.0.0.1:8000/login/ (password: {password}):")
         self.stdout.write("    alice   owner of acme")
         self.stdout.write("    bob     member of acme")
         self.stdout.write("    mallory member of globex")

@@ -1,0 +1,109 @@
+"""The server-rendered UI: login with lock-out, pages with titles, roles."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from tenants.models import Membership
+from tenants.roles import Role
+from tests.conftest import PASSWORD
+
+
+def title(response) -> str:  # type: ignore[no-untyped-def]
+    match = re.search(rb"<title>(.*?)</title>", response.content, re.S)
+    assert match, "every page has a title"
+    return match.group(1).decode().strip()
+
+
+def test_login_locks_out_after_repeated_failures(world, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.LOGIN_MAX_FAILURES = 3
+    client = Client()
+    for _ in range(3):
+        assert client.post("/login/", {"username": "alice", "password": "wrong"}).status_code == 200
+    locked = client.post("/login/", {"username": "alice", "password": PASSWORD})
+    assert locked.status_code == 200
+    assert b"Too many failed attempts" in locked.content
+    assert "_auth_user_id" not in client.session
+
+
+def test_login_then_the_dashboard_shows_real_figures(world) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    response = client.post("/login/", {"username": "alice", "password": PASSWORD}, follow=True)
+    assert response.redirect_chain[-1][0] == "/o/acme/"
+    assert title(response) == "Acme Corporation dashboard · Alliance Portal"
+    assert re.search(rb'data-figure="members">2<', response.content)
+
+
+@pytest.mark.parametrize(
+    "path,expected",
+    [
+        ("/o/acme/members/", "Members of Acme Corporation"),
+        ("/o/acme/tokens/", "API tokens · Acme Corporation"),
+        ("/o/acme/settings/", "Settings · Acme Corporation"),
+        ("/o/acme/audit/", "Audit log · Acme Corporation"),
+    ],
+)
+def test_owner_pages_render_with_titles(world, path, expected) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(world.alice)
+    response = client.get(path)
+    assert response.status_code == 200
+    assert title(response).startswith(expected)
+
+
+def test_a_member_cannot_open_admin_pages(world) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(world.bob)
+    assert client.get("/o/acme/audit/").status_code == 403
+    assert client.get("/o/acme/settings/").status_code == 403
+    assert client.get("/o/acme/members/").status_code == 200
+
+
+def test_a_suspended_organization_shows_a_clear_page(world) -> None:  # type: ignore[no-untyped-def]
+    world.acme.status = "suspended"
+    world.acme.save()
+    client = Client()
+    client.force_login(world.alice)
+    response = client.get("/o/acme/")
+    assert response.status_code == 403
+    assert b"suspended" in response.content
+
+
+def test_a_token_created_in_the_ui_is_shown_once(world) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(world.bob)
+    created = client.post("/o/acme/tokens/", {"name": "laptop"})
+    secret = re.search(rb'<code id="new-token">(ap_[^<]+)</code>', created.content).group(1)
+    again = client.get("/o/acme/tokens/")
+    assert secret not in again.content
+    assert b"laptop" in again.content
+
+
+def test_the_switcher_lists_every_membership(world) -> None:  # type: ignore[no-untyped-def]
+    Membership.objects.create(user=world.alice, organization=world.initech, role=Role.ADMIN)
+    client = Client()
+    client.force_login(world.alice)
+    page = client.get("/")
+    assert b"Acme Corporation" in page.content and b"Initech" in page.content
+    assert client.get("/switch/?org=initech").url == "/o/initech/"
+
+
+def test_the_platform_admin_page_is_for_superusers_only(world) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(world.alice)
+    assert client.get("/platform/organizations/").status_code in (302, 404)
+    client.force_login(world.admin)
+    page = client.get("/platform/organizations/")
+    assert page.status_code == 200 and b"globex" in page.content
+    client.post("/platform/organizations/globex/suspend/")
+    world.globex.refresh_from_db()
+    assert world.globex.status == "suspended"
+
+
+def test_the_api_docs_are_served_locally(client) -> None:  # type: ignore[no-untyped-def]
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    assert b"cdn" not in page.content.lower() and b"jsdelivr" not in page.content.lower()
