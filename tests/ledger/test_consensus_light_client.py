@@ -113,3 +113,17 @@ def test_verification_costs_one_aggregate_check_whatever_n_after_the_first_call(
         timings[n] = (time.perf_counter() - start) / 20
     # then the cost does not grow with n (generous bound: timing noise on a shared machine)
     assert timings[16] < 3 * timings[4] + 0.002
+
+
+@pytest.mark.slow
+def test_a_certificate_made_with_blst_verifies_with_the_py_ecc_reference_backend() -> None:
+    # given a commit certificate produced by replicas using blst
+    from ledger.consensus import ValidatorSet, crypto
+    from tests.ledger.test_consensus_support import validator_infos
+
+    item = committed()[1]
+    # when a light client holding the same set checks it with py_ecc (byte-identical backends)
+    reference = ValidatorSet(validator_infos(4), crypto=crypto.backend("py_ecc"), epoch=0)
+    # then it verifies, and a forged one does not
+    assert verify_commit(reference, item.block, item.cert)
+    assert not verify_commit(reference, committed()[2].block, item.cert)
