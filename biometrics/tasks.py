@@ -89,13 +89,21 @@ def dispatch_and_wait(task: Task, *args: int, timeout: float) -> bool:
     return True
 
 
+def serves_biometrics(consumed: set[str]) -> bool:
+    """Whether a worker consuming ``consumed`` (empty: every queue) runs biometrics tasks."""
+    return not consumed or BIOMETRICS_QUEUE in consumed
+
+
+def _consumed_queues() -> set[str]:
+    from portal.celery import app
+
+    return set(app.amqp.queues.consume_from or {})
+
+
 @worker_process_init.connect
 def warm_engine(**_kwargs: Any) -> None:
     """Load and warm DeepFace once in each worker process that serves the biometrics queue."""
-    from portal.celery import app
-
-    consumed = set(app.amqp.queues.consume_from or {})
-    if consumed and BIOMETRICS_QUEUE not in consumed:
+    if not serves_biometrics(_consumed_queues()):
         return
     if not is_engine_installed():
         logger.warning("Face engine not installed; biometrics tasks will fail until it is")

@@ -17,10 +17,12 @@ from tenants.urls import org_urlpatterns as tenants_org_urls
 org_urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     *tenants_org_urls,
+    path("", include("biometrics.urls")),
 ]
 
 api_v1 = [
     path("", include("tenants.api.urls")),
+    path("", include("biometrics.api.urls")),
     path("<path:rest>", json_not_found),  # JSON 404 for unknown API paths
 ]
 
@@ -28,24 +30,42 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("login/", auth_views.LoginView.as_view(authentication_form=RateLimitedAuthenticationForm),
-         name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(authentication_form=RateLimitedAuthenticationForm),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-    path("password/change/done/", auth_views.PasswordChangeDoneView.as_view(),
-         name="password_change_done"),
+    path(
+        "password/change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("password/reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
-    path("password/reset/done/", auth_views.PasswordResetDoneView.as_view(),
-         name="password_reset_done"),
-    path("password/reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(),
-         name="password_reset_confirm"),
-    path("password/reset/complete/", auth_views.PasswordResetCompleteView.as_view(),
-         name="password_reset_complete"),
+    path(
+        "password/reset/done/",
+        auth_views.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/complete/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("", include("tenants.urls")),
     path("o/<slug:org>/", include(org_urlpatterns)),
     path("platform/organizations/", views.platform_organizations, name="platform_organizations"),
-    path("platform/organizations/<slug:slug>/<str:operation>/",
-         views.platform_organization_status, name="platform_organization_status"),
+    path(
+        "platform/organizations/<slug:slug>/<str:operation>/",
+        views.platform_organization_status,
+        name="platform_organization_status",
+    ),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -1,0 +1,109 @@
+"""The web process never imports DeepFace (nor OpenCV, dlib or onnxruntime).
+
+A fresh interpreter (so nothing imported by other tests counts) loads the URL configuration,
+the biometrics views, API, services and tasks, and serves real requests against its own
+migrated SQLite database with tasks going to a broker instead of running in process: creating
+a subject, recording consent, queueing an identification (answered 202 because no worker is
+listening) and rendering the pages. Then it lists which engine modules got imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+import json, sys
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+
+import portal.urls, biometrics.views, biometrics.api.views, biometrics.services, biometrics.tasks
+from django.contrib.auth import get_user_model
+from django.test import Client
+from rest_framework.test import APIClient
+from tenants import services
+from tenants.models import Membership, Organization
+
+user = get_user_model().objects.create_user("alice", "alice@acme.example", None)
+org = Organization.objects.create(slug="acme", name="Acme")
+membership = Membership.objects.create(user=user, organization=org, role="owner")
+_token, secret = services.token_create(membership=membership, name="t")
+api = APIClient()
+api.credentials(HTTP_AUTHORIZATION="Bearer " + secret)
+statuses = {}
+r = api.post("/api/v1/orgs/acme/subjects/", {"external_ref": "EMP-1"}, format="json")
+statuses["create"] = r.status_code
+subject = r.json()["id"]
+r = api.post(f"/api/v1/orgs/acme/subjects/{subject}/consents/", {"purpose": "identification"},
+             format="json")
+statuses["consent"] = r.status_code
+jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 200
+from django.core.files.uploadedfile import SimpleUploadedFile
+r = api.post("/api/v1/orgs/acme/identify/",
+             {"image": SimpleUploadedFile("a.jpg", jpeg, content_type="image/jpeg")},
+             format="multipart")
+statuses["identify"] = r.status_code
+statuses["identify_status"] = api.get(r.json()["status_url"]).json()["status"]
+ui = Client()
+ui.force_login(user)
+for name, path in [("subjects_page", "/o/acme/subjects/"),
+                   ("subject_page", f"/o/acme/subjects/{subject}/"),
+                   ("enroll_page", f"/o/acme/subjects/{subject}/enroll/"),
+                   ("identify_page", "/o/acme/identify/")]:
+    statuses[name] = ui.get(path).status_code
+engine = sorted(m for m in ("deepface", "cv2", "dlib", "onnxruntime", "tensorflow")
+                if m in sys.modules)
+print(json.dumps({"statuses": statuses, "engine_modules": engine}))
+"""
+
+
+@pytest.mark.slow
+def test_the_web_process_serves_biometrics_without_importing_the_engine(tmp_path: Path) -> None:
+    # given a clean interpreter with its own database and a broker (no in-process tasks)
+    env = {
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+        },
+        "DJANGO_SETTINGS_MODULE": "portal.settings",
+        "PORTAL_VAR_DIR": str(tmp_path),
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+        "CELERY_BROKER_URL": "memory://",
+        "BIOMETRICS_SYNC_TIMEOUT": "0.2",
+        "PORTAL_DB_CONTEXT": "none",
+    }
+    # when it serves the biometrics API and pages
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    # then every request was served, the identification went to the queue (202, pending)
+    assert report["statuses"] == {
+        "create": 201,
+        "consent": 201,
+        "identify": 202,
+        "identify_status": "pending",
+        "subjects_page": 200,
+        "subject_page": 200,
+        "enroll_page": 200,
+        "identify_page": 200,
+    }
+    # and no engine module was imported
+    assert report["engine_modules"] == []
