@@ -218,6 +218,7 @@ class Replica:
     # -- proposals (docs/ledger.md "Proposal") --------------------------------------------------
 
     def on_proposal(self, sender: int, proposal: Proposal, now_ms: int) -> list[Effect]:
+        """docs/ledger.md "Proposal": check, apply its certificates, store the block, vote."""
         before = self._safety
         h = proposal.block.header
         if h.chain_id != self.chain_id:
@@ -350,6 +351,7 @@ class Replica:
     # -- votes (docs/ledger.md "Vote", "QuorumCert") -------------------------------------------
 
     def on_vote(self, sender: int, vote: Vote, now_ms: int) -> list[Effect]:
+        """docs/ledger.md "Vote" and "QuorumCert": collect as next leader, aggregate at a quorum."""
         before = self._safety
         if vote.epoch < self.epoch:
             raise StaleMessage("vote from an old epoch")
@@ -388,6 +390,7 @@ class Replica:
     # -- timeouts (docs/ledger.md "Timeout", "TimeoutCert") -------------------------------------
 
     def on_timeout(self, sender: int, msg: TimeoutMsg, now_ms: int) -> list[Effect]:
+        """docs/ledger.md "TimeoutMsg" and "TimeoutCert": apply certificates, collect, form a TC."""
         before = self._safety
         if msg.epoch < self.epoch:
             raise StaleMessage("timeout from an old epoch")
@@ -541,13 +544,14 @@ class Replica:
     # -- sync (docs/ledger.md "Sync") -----------------------------------------------------------
 
     def on_sync_request(self, sender: int, request: SyncRequest, now_ms: int) -> list[Effect]:
-        """Answer with what we have; changes nothing."""
+        """docs/ledger.md "SyncRequest and SyncResponse": answer with what we have; no change."""
         response = build_sync_response(
             request, self._committed, self._genesis.height, self._tree, self.params.sync_max_blocks
         )
         return [Send(sender, response)]
 
     def on_sync_response(self, sender: int, response: SyncResponse, now_ms: int) -> list[Effect]:
+        """docs/ledger.md "SyncRequest and SyncResponse": verify everything, then commit/insert."""
         before = self._safety
         if len(response.committed) + len(response.certified) > self.params.sync_max_blocks:
             raise InvalidMessage("sync response larger than sync_max_blocks")
