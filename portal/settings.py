@@ -263,6 +263,9 @@ LEDGER_NODE_URLS = env_list("LEDGER_NODE_URLS", [])
 
 # --- Biometrics -----------------------------------------------------------------------------
 BIOMETRICS_SYNC_TIMEOUT = env_float("BIOMETRICS_SYNC_TIMEOUT", 10.0)
+# Key-encryption key wrapping every subject's template key (32 bytes, hex or base64). Required
+# in production; elsewhere biometrics/crypto.py derives a development key from SECRET_KEY.
+BIOMETRICS_KEK = env_str("BIOMETRICS_KEK") or None
 DEEPFACE_HOME = env_str("DEEPFACE_HOME", str(VAR_DIR / "deepface"))
 
 # --- Service requirements for tests ---------------------------------------------------------
