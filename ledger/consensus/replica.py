@@ -28,7 +28,14 @@ from .errors import (
 )
 from .pacemaker import Pacemaker
 from .params import ProtocolParams
-from .rules import check_proposal, check_proposal_parent, check_timeout, check_vote, take_payload
+from .rules import (
+    check_encodable,
+    check_proposal,
+    check_proposal_parent,
+    check_timeout,
+    check_vote,
+    take_payload,
+)
 from .safety import SafetyRules, SafetyState
 from .signing import MAX_CHAIN_ID_BYTES
 from .sync import build_sync_response, plan_sync_response
@@ -219,6 +226,7 @@ class Replica:
 
     def on_proposal(self, sender: int, proposal: Proposal, now_ms: int) -> list[Effect]:
         """docs/ledger.md "Proposal": check, apply its certificates, store the block, vote."""
+        check_encodable(proposal)
         before = self._safety
         h = proposal.block.header
         if h.chain_id != self.chain_id:
@@ -352,6 +360,7 @@ class Replica:
 
     def on_vote(self, sender: int, vote: Vote, now_ms: int) -> list[Effect]:
         """docs/ledger.md "Vote" and "QuorumCert": collect as next leader, aggregate at a quorum."""
+        check_encodable(vote)
         before = self._safety
         if vote.epoch < self.epoch:
             raise StaleMessage("vote from an old epoch")
@@ -391,6 +400,7 @@ class Replica:
 
     def on_timeout(self, sender: int, msg: TimeoutMsg, now_ms: int) -> list[Effect]:
         """docs/ledger.md "TimeoutMsg" and "TimeoutCert": apply certificates, collect, form a TC."""
+        check_encodable(msg)
         before = self._safety
         if msg.epoch < self.epoch:
             raise StaleMessage("timeout from an old epoch")
@@ -545,6 +555,7 @@ class Replica:
 
     def on_sync_request(self, sender: int, request: SyncRequest, now_ms: int) -> list[Effect]:
         """docs/ledger.md "SyncRequest and SyncResponse": answer with what we have; no change."""
+        check_encodable(request)
         response = build_sync_response(
             request, self._committed, self._genesis.height, self._tree, self.params.sync_max_blocks
         )
@@ -552,6 +563,7 @@ class Replica:
 
     def on_sync_response(self, sender: int, response: SyncResponse, now_ms: int) -> list[Effect]:
         """docs/ledger.md "SyncRequest and SyncResponse": verify everything, then commit/insert."""
+        check_encodable(response)
         before = self._safety
         if len(response.committed) + len(response.certified) > self.params.sync_max_blocks:
             raise InvalidMessage("sync response larger than sync_max_blocks")

@@ -10,16 +10,26 @@ from collections.abc import Callable, Sequence
 
 from .errors import InvalidMessage, InvalidSignature, NotLeader, WrongSender
 from .params import ProtocolParams
-from .types import Block, Proposal, TimeoutMsg, Vote
+from .types import Block, Message, Proposal, TimeoutMsg, Vote
 from .validators import SIGNATURE_SIZE, ValidatorSet
 
 __all__ = [
+    "check_encodable",
     "check_proposal",
     "check_proposal_parent",
     "check_timeout",
     "check_vote",
     "take_payload",
 ]
+
+
+def check_encodable(message: Message) -> None:
+    """Every field has the type and range of its canonical encoding (a message built in-process,
+    e.g. by a faulty peer in the simulator, may not); the encoding is cached for the hash."""
+    try:
+        message.encoded  # noqa: B018 - computing (and caching) it is the check
+    except (ValueError, TypeError, AttributeError, OverflowError) as error:
+        raise InvalidMessage(f"malformed {type(message).__name__}: {error}") from None
 
 
 def check_proposal(

@@ -5,6 +5,8 @@ Each case compares ``Replica.snapshot()`` (every piece of protocol state) before
 
 from __future__ import annotations
 
+import dataclasses
+import random
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -22,6 +24,7 @@ from ledger.consensus import (
     QuorumCert,
     Replica,
     Send,
+    SyncRequest,
     SyncResponse,
     TimeoutMsg,
     Vote,
@@ -43,20 +46,24 @@ from tests.ledger.test_consensus_support import (
 _STATE: tuple[Driver, int, Proposal] | None = None
 
 
-def running() -> tuple[Driver, int, Proposal]:
+def build_run() -> tuple[Driver, int, Proposal]:
     """Four replicas that committed a few blocks, stopped just before a proposal is delivered:
-    returns the driver, the receiving replica's index and that (genuine) proposal. Built once;
-    the cases only read it."""
+    returns the driver, the receiving replica's index and that (genuine) proposal."""
+    driver = Driver.of(4)
+    driver.start()
+    driver.run(
+        lambda d: d.min_commits() >= 5 and bool(d.queue) and isinstance(d.queue[0][2], Proposal)
+    )
+    _, to, proposal = driver.queue[0]
+    assert isinstance(proposal, Proposal)
+    return driver, to, proposal
+
+
+def running() -> tuple[Driver, int, Proposal]:
+    """``build_run()`` built once, for the cases that only read it."""
     global _STATE
     if _STATE is None:
-        driver = Driver.of(4)
-        driver.start()
-        driver.run(
-            lambda d: d.min_commits() >= 5 and bool(d.queue) and isinstance(d.queue[0][2], Proposal)
-        )
-        _, to, proposal = driver.queue[0]
-        assert isinstance(proposal, Proposal)
-        _STATE = (driver, to, proposal)
+        _STATE = build_run()
     return _STATE
 
 
@@ -147,6 +154,16 @@ CASES: dict[str, tuple[Case, type[InvalidMessage], str | None]] = {
         InvalidMessage,
         "state root",
     ),
+    "proposal with a height that has no 64-bit encoding": (
+        lambda r, p: (p.block.header.proposer, altered(p, height=2**64)),
+        InvalidMessage,
+        "malformed Proposal",
+    ),
+    "vote whose signature is not bytes": (
+        lambda r, p: (0, replace(signed_vote(0, r.round, p.block.hash), signature="sig")),
+        InvalidMessage,
+        "malformed Vote",
+    ),
     "timeout whose author is not the sender": (
         lambda r, p: (2, timeout_from(1, r)),
         WrongSender,
@@ -223,3 +240,53 @@ def test_a_sync_response_with_a_forged_commit_certificate_changes_nothing() -> N
     effects = fresh.on_sync_response(0, SyncResponse(items, ()), 0)
     assert [c.block.hash for c in fresh.committed_with_certs] == [i.block.hash for i in items]
     assert not any(isinstance(e, Send) for e in effects)
+
+
+def _mutate(value: object, rng: random.Random) -> object:
+    """One random change deep inside a message: an integer or byte string, or a tuple's items."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return rng.choice([0, 1, value + 1, value - 1, -1, 2**64, rng.randrange(10**6)])
+    if isinstance(value, bytes):
+        return rng.choice([b"", value[:-1], value + b"\0", bytes(len(value)), rng.randbytes(8)])
+    if isinstance(value, tuple):
+        if not value:
+            return value
+        items = list(value)
+        position = rng.randrange(len(items))
+        if rng.random() < 0.3:
+            items.pop(position)
+        else:
+            items[position] = _mutate(items[position], rng)
+        return tuple(items)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        chosen = rng.choice(dataclasses.fields(value))
+        changed = _mutate(getattr(value, chosen.name), rng)
+        return dataclasses.replace(value, **{chosen.name: changed})  # type: ignore[misc]
+    return value
+
+
+def test_random_mutations_of_genuine_messages_raise_only_named_errors_and_change_nothing() -> None:
+    # given genuine messages of a run, and a replica in the middle of it plus one at genesis
+    driver, index, proposal = build_run()  # its own run: accepted mutations change state
+    peer = driver.replicas[0]
+    sync = peer.on_sync_request(3, SyncRequest(0, 0, bytes(32)), 0)[0].message  # type: ignore[union-attr]
+    genuine: list[Message] = [proposal, sync, timeout_from(1, driver.replicas[index])]
+    genuine.append(
+        signed_vote(0, vote_round(driver.replicas[index], proposal.block.round), b"\x01" * 32)
+    )
+    rng = random.Random(7)
+    for _ in range(300):
+        message = genuine[rng.randrange(len(genuine))]
+        for _ in range(rng.randint(1, 3)):
+            message = _mutate(message, rng)  # type: ignore[assignment]
+        victim = rng.choice([driver.replicas[index], make_replica(3, validator_set(4))])
+        before = victim.snapshot()
+        # when the mutated message arrives from some validator
+        try:
+            victim.on_message(rng.randrange(4), message, driver.now_ms)
+        except InvalidMessage:
+            # then a rejection is a named error and leaves the state untouched
+            assert victim.snapshot() == before
+        # (an accepted mutation is one that is still valid, e.g. a changed payload byte)
