@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from .aggregation import VoteCollector
-from .block_tree import BlockTree, make_block, make_root_qc
+from .block_tree import BlockTree, make_root_qc
 from .certificates import CertificateCache
 from .effects import Broadcast, Commit, Effect, NewEpoch, PersistSafety, Send, SetTimer
 from .errors import (
@@ -28,13 +28,13 @@ from .errors import (
 )
 from .pacemaker import Pacemaker
 from .params import ProtocolParams
+from .proposer import build_proposal, compute_state_root
 from .rules import (
     check_encodable,
     check_proposal,
     check_proposal_parent,
     check_timeout,
     check_vote,
-    take_payload,
 )
 from .safety import SafetyRules, SafetyState
 from .signing import MAX_CHAIN_ID_BYTES
@@ -265,7 +265,9 @@ class Replica:
         parent = self._tree.get(h.parent_hash)
         if parent is None:
             return None
-        check_proposal_parent(block, parent, self._compute_state_root(parent, block.payload))
+        check_proposal_parent(
+            block, parent, compute_state_root(self._execute, parent, block.payload)
+        )
         return parent
 
     def _apply_proposal(
@@ -326,23 +328,21 @@ class Replica:
             or self._vset.leader(r) != self.index
         ):
             return
-        tc = None
-        if r != high_qc.round + 1:
-            tc = self._pacemaker.last_tc
-            if tc is None or tc.round + 1 != r or high_qc.round < tc.max_high_qc_round:
-                return
-        payload = take_payload(self._payload_source, self.params)
-        block = make_block(
+        proposal = build_proposal(
             chain_id=self.chain_id,
             epoch=self.epoch,
             round=r,
-            parent=parent,
-            payload=payload,
             proposer=self.index,
-            timestamp_ms=max(now_ms, parent.header.timestamp_ms + 1),
-            state_root=self._compute_state_root(parent, payload),
+            high_qc=high_qc,
+            parent=parent,
+            last_tc=self._pacemaker.last_tc,
+            payload_source=self._payload_source,
+            execute=self._execute,
+            params=self.params,
+            now_ms=now_ms,
         )
-        proposal = Proposal(block, high_qc, tc)
+        if proposal is None:
+            return
         self._last_proposed_round = r
         effects.append(Broadcast(proposal))
         self._in_propose = True
@@ -350,11 +350,6 @@ class Replica:
             self._accept_proposal(proposal, now_ms, effects)
         finally:
             self._in_propose = False
-
-    def _compute_state_root(self, parent: Block, payload: Sequence[bytes]) -> bytes:
-        if self._execute is None:
-            return parent.header.state_root
-        return self._execute(parent.header.state_root, payload)
 
     # -- votes (docs/ledger.md "Vote", "QuorumCert") -------------------------------------------
 

@@ -6,8 +6,6 @@ looks at its own state (equivocation, rounds, certificates) and before it assign
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from .errors import InvalidMessage, InvalidSignature, NotLeader, WrongSender
 from .params import ProtocolParams
 from .types import Block, Message, Proposal, TimeoutMsg, Vote
@@ -19,7 +17,6 @@ __all__ = [
     "check_proposal_parent",
     "check_timeout",
     "check_vote",
-    "take_payload",
 ]
 
 
@@ -98,19 +95,3 @@ def check_timeout(msg: TimeoutMsg, *, sender: int, validator_set: ValidatorSet) 
     last_tc = msg.last_tc
     if last_tc is not None and (last_tc.epoch != epoch or last_tc.round + 1 != msg.round):
         raise InvalidMessage("timeout carries a TC for the wrong round")
-
-
-def take_payload(
-    source: Callable[[int], Sequence[bytes]] | None, params: ProtocolParams
-) -> tuple[bytes, ...]:
-    """The leader's transactions, cut to the block limits so its own proposal is never refused."""
-    if source is None:
-        return ()
-    taken: list[bytes] = []
-    size = 0
-    for tx in source(params.max_block_bytes):
-        if len(taken) >= params.max_block_txs or size + len(tx) > params.max_block_bytes:
-            break
-        taken.append(bytes(tx))
-        size += len(tx)
-    return tuple(taken)
