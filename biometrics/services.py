@@ -721,6 +721,9 @@ def verification_process(
         return _attempt_finish(
             attempt, status=MatchStatus.FAILED, error_code=exc.code, duration_ms=_ms(started)
         )
+    except EngineUnavailable:
+        logger.exception("Face engine unavailable for verification %s", attempt.pk)
+        return _attempt_finish(attempt, status=MatchStatus.FAILED, error_code=ENGINE_UNAVAILABLE)
     if not stored:
         return _attempt_finish(
             attempt,
@@ -784,6 +787,9 @@ def identification_process(
         return _attempt_finish(
             attempt, status=MatchStatus.FAILED, error_code=exc.code, duration_ms=_ms(started)
         )
+    except EngineUnavailable:
+        logger.exception("Face engine unavailable for identification %s", attempt.pk)
+        return _attempt_finish(attempt, status=MatchStatus.FAILED, error_code=ENGINE_UNAVAILABLE)
     gallery = selectors.gallery_for(organization=organization)
     # Ask for more than top_k: subjects without identification consent are filtered out after.
     matches = gallery.search(
