@@ -324,6 +324,9 @@ class Replica:
         if (
             not self._is_member
             or self._last_proposed_round >= r
+            # Voted or timed out in r already (e.g. proposed before a crash): a second proposal
+            # would only be an equivocation that everybody rejects.
+            or self._safety.last_voted_round >= r
             or parent is None
             or self._vset.leader(r) != self.index
         ):

@@ -221,3 +221,15 @@ def test_a_committed_reconfiguration_moves_everyone_to_the_next_epoch_and_set() 
     item = next(c for c in driver.replicas[0].committed_with_certs if c.block.epoch == 1)
     assert verify_commit(vs1, item.block, item.cert)
     assert not verify_commit(vs0, item.block, item.cert)
+
+
+def test_a_restarted_leader_does_not_propose_again_in_a_round_it_already_proposed_in() -> None:
+    # given validator 1 proposed (and voted) in round 1, and persisted its state
+    replicas = four_replicas()
+    effects = replicas[1].start(0)
+    persisted = next(e.state for e in effects if isinstance(e, PersistSafety))
+    # when it restarts from that state
+    restarted = make_replica(1, validator_set(4), safety=persisted)
+    again = restarted.start(0)
+    # then it does not propose a second (conflicting) block for round 1
+    assert not any(isinstance(e, Broadcast) and isinstance(e.message, Proposal) for e in again)
