@@ -237,6 +237,8 @@ class Replica:
             effects = self._future_epoch(sender, proposal.qc.block_hash, now_ms)
             self._buffered = (sender, proposal)
             return self._finish(before, effects, now_ms)
+        if self._proposals.get(h.round) == proposal.block.hash:
+            return []  # a duplicate delivery of a proposal already processed
         parent = self._check_proposal(sender, proposal, now_ms)
         effects = []
         if parent is None:
