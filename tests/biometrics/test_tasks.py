@@ -213,9 +213,16 @@ def _wait_for(predicate: Callable[[], bool], seconds: float) -> bool:
 @pytest.mark.deepface
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_enrollment_loses_nothing_and_duplicates_nothing(
-    postgres: None, redis_url: str, world: Any, real_photos: dict[str, bytes]
+    postgres: None,
+    redis_url: str,
+    world: Any,
+    real_photos: dict[str, bytes],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from portal.celery import app
+
     require_engine()
+    monkeypatch.setattr(app.conf, "task_always_eager", False)  # through the broker, always
     db = connection.settings_dict
     env = {
         **os.environ,
