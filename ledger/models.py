@@ -1,9 +1,10 @@
-"""Django side of the ledger: the outbox of transactions the portal submits.
+"""Django side of the ledger: the outbox, organization keys and nonces, and the verified mirror.
 
-The outbox row is written in the same database transaction as the business change it records,
-so a committed change always has its ledger transaction queued and a rolled-back change never
-does. A later worker (the ledger-network issue) drains pending rows to the validators and moves
-them through ``submitted`` to ``committed`` or ``rejected``.
+Tenant rows (``organization`` column, row-level security): ``LedgerOutbox``, ``OrganizationKey``,
+``LedgerSender``. Alliance-wide rows (no organization; every member may read them, the follower
+writes them in system context): ``MirrorChain``, ``MirrorBlock``, ``MirrorTransaction``,
+``MirrorAccount``. A mirror row records the sender's ledger id (the organization slug), never a
+foreign key, because the ledger also carries organizations this portal does not host.
 """
 
 from __future__ import annotations
@@ -17,12 +18,16 @@ from tenants.models import Organization
 class LedgerOutbox(models.Model):
     """One ledger transaction waiting to be (or already) submitted for an organization.
 
-    ``payload`` holds only commitments (hex keyed hashes) and action words, never personal or
-    biometric data: the ledger is replicated to every member of the alliance.
+    ``payload`` holds only commitments (hex keyed hashes), identifiers and action words, never
+    personal or biometric data: the ledger is replicated to every member of the alliance.
+    The signed bytes (``tx_bytes``) and their hash are stored before the first submission, so a
+    retry resubmits the same transaction (the node deduplicates by hash; the nonce prevents a
+    second application).
     """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
+        AWAITING_APPROVALS = "awaiting_approvals", "Awaiting governance approvals"
         SUBMITTED = "submitted", "Submitted"
         COMMITTED = "committed", "Committed"
         REJECTED = "rejected", "Rejected"
@@ -32,12 +37,22 @@ class LedgerOutbox(models.Model):
     )
     tx_type = models.CharField(max_length=32)
     payload = models.JSONField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=32, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     idempotency_key = models.CharField(max_length=128, unique=True)
     last_error = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
+    nonce = models.PositiveBigIntegerField(null=True, blank=True)
+    tx_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    tx_bytes = models.BinaryField(null=True, blank=True, editable=False)
+    #: Governance approvals collected so far: [{"org_id", "signature"}] (hex signatures).
+    approvals = models.JSONField(default=list, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    height = models.PositiveBigIntegerField(null=True, blank=True)
+    code = models.CharField(max_length=40, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -45,3 +60,130 @@ class LedgerOutbox(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tx_type} {self.idempotency_key} ({self.status})"
+
+
+class OrganizationKey(models.Model):
+    """An organization's Ed25519 signing key, encrypted at rest (AES-GCM, ledger.keys).
+
+    One ``active`` key signs transactions; a rotation creates a ``pending`` key that becomes
+    active once the ``org_key_rotate`` transaction (with governance approvals) is committed.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PENDING = "pending", "Pending rotation"
+        RETIRED = "retired", "Retired"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="ledger_keys"
+    )
+    public_key = models.CharField(max_length=64, unique=True)
+    sealed_nonce = models.BinaryField(editable=False)
+    sealed_key = models.BinaryField(editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(status="active"),
+                name="ledger_one_active_key_per_org",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.public_key[:16]}… ({self.status})"
+
+
+class LedgerSender(models.Model):
+    """The organization's ledger identity and its next transaction nonce (persisted, so two
+    workers never sign two transactions with one nonce: it is taken under a row lock)."""
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.PROTECT, related_name="ledger_sender"
+    )
+    ledger_id = models.CharField(max_length=64, unique=True)
+    next_nonce = models.PositiveBigIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.ledger_id} (next nonce {self.next_nonce})"
+
+
+class MirrorChain(models.Model):
+    """The pinned genesis of the chain the follower mirrors (one row)."""
+
+    chain_id = models.CharField(max_length=128)
+    genesis = models.JSONField()
+    genesis_hash = models.CharField(max_length=64)
+    source = models.CharField(max_length=300)
+    pinned_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"chain {self.chain_id} genesis {self.genesis_hash[:16]}"
+
+
+class MirrorBlock(models.Model):
+    """A committed block, mirrored after its commit certificate verified."""
+
+    height = models.PositiveBigIntegerField(unique=True)
+    hash = models.CharField(max_length=64, unique=True)
+    parent_hash = models.CharField(max_length=64)
+    epoch = models.PositiveBigIntegerField()
+    round = models.PositiveBigIntegerField()
+    proposer = models.PositiveIntegerField()
+    proposer_name = models.CharField(max_length=64, blank=True)
+    timestamp_ms = models.PositiveBigIntegerField()
+    state_root = models.CharField(max_length=64)
+    payload_root = models.CharField(max_length=64)
+    tx_count = models.PositiveIntegerField(default=0)
+    signers = models.JSONField(default=list)
+    block = models.BinaryField(editable=False)
+    certificate = models.BinaryField(editable=False)
+    mirrored_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-height"]
+
+    def __str__(self) -> str:
+        return f"block {self.height} {self.hash[:16]}"
+
+
+class MirrorTransaction(models.Model):
+    """A transaction of a mirrored block with its receipt (committed or rejected + code)."""
+
+    block = models.ForeignKey(MirrorBlock, on_delete=models.CASCADE, related_name="transactions")
+    position = models.PositiveIntegerField()
+    hash = models.CharField(max_length=64, unique=True)
+    tx_type = models.CharField(max_length=32)
+    sender = models.CharField(max_length=64, db_index=True)
+    nonce = models.PositiveBigIntegerField()
+    status = models.CharField(max_length=16)
+    code = models.CharField(max_length=40, blank=True)
+    reason = models.CharField(max_length=300, blank=True)
+    payload = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-block__height", "position"]
+        indexes = [models.Index(fields=["sender", "nonce"], name="ledger_mirror_tx_sender")]
+
+    def __str__(self) -> str:
+        return f"{self.tx_type} {self.hash[:16]} ({self.status})"
+
+
+class MirrorAccount(models.Model):
+    """An account of the replicated state as of ``height`` (written by the follower)."""
+
+    account_id = models.CharField(max_length=64, unique=True)
+    currency = models.CharField(max_length=3)
+    owner = models.CharField(max_length=64, db_index=True)
+    balance = models.BigIntegerField()
+    height = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["account_id"]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.balance} {self.currency}"

@@ -4,6 +4,12 @@ The business change and its ledger record commit together or not at all (the tra
 outbox). Submitting the same ``idempotency_key`` again returns the existing row, so a retried
 task or request never queues a second transaction; reusing a key for a different transaction
 is a programming error and raises :class:`OutboxConflict`.
+
+``payload_for`` is THE one place where the portal's payload dicts become ``ledger.state``
+payloads: names and words are those of ``ledger.state.json_codec`` (``{"action": "granted",
+"commitment": <hex>}`` for ``consent``, ``{"action": "enrolled", ...}`` for
+``biometric_commitment``, ``{"commitment": ...}`` for ``anchor``, account ids, currencies and
+integer amounts for ``account_open`` / ``transfer``), so most dicts pass through unchanged.
 """
 
 from __future__ import annotations
@@ -15,37 +21,79 @@ from typing import Final
 from django.db import IntegrityError, transaction
 
 from ledger.models import LedgerOutbox
+from ledger.state import InvalidTransaction, Payload, payload_from_json
 from tenants.models import Organization
 
-__all__ = ["InvalidPayload", "OutboxConflict", "ledger_submit"]
+__all__ = [
+    "InvalidPayload",
+    "OutboxConflict",
+    "ledger_id_for",
+    "ledger_submit",
+    "payload_for",
+]
 
-# Payload values are either a commitment (32-byte keyed hash, hex) or a short action word; free
-# text cannot pass, which keeps names, references and embeddings off the replicated ledger.
+# Payload values are commitments (32-byte keyed hashes or keys, hex), short action words,
+# ledger identifiers (account ids, currencies) or integer amounts; free text cannot pass, which
+# keeps names, references and embeddings off the replicated ledger.
 _COMMITMENT: Final = re.compile(r"^[0-9a-f]{64}$")
 _WORD: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_IDENTIFIER: Final = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,63}$")
+_CURRENCY: Final = re.compile(r"^[A-Z]{3}$")
 _TX_TYPE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
 
 class InvalidPayload(ValueError):
-    """A payload that is not a flat mapping of words to commitments or action words."""
+    """A payload that is not a flat mapping of words to commitments, identifiers or amounts,
+    or that ``ledger.state`` refuses for ``tx_type``."""
 
 
 class OutboxConflict(ValueError):
     """An idempotency key reused for a different transaction."""
 
 
-def _check(tx_type: str, payload: Mapping[str, object], idempotency_key: str) -> dict[str, str]:
+def ledger_id_for(organization: Organization) -> str:
+    """The organization's id on the ledger (its slug; ledger ids are lowercase)."""
+    return organization.slug.lower()
+
+
+def payload_for(tx_type: str, payload: Mapping[str, object]) -> Payload:
+    """The ``ledger.state`` payload of an outbox row; ``InvalidPayload`` if it has none."""
+    try:
+        return payload_from_json(tx_type, dict(payload))
+    except InvalidTransaction as exc:
+        raise InvalidPayload(f"{tx_type}: {exc.reason}") from exc
+
+
+def _value_ok(value: object) -> bool:
+    if type(value) is int:
+        return value > 0
+    return isinstance(value, str) and any(
+        p.match(value) for p in (_COMMITMENT, _WORD, _IDENTIFIER, _CURRENCY)
+    )
+
+
+def _check(
+    organization: Organization, tx_type: str, payload: Mapping[str, object], idempotency_key: str
+) -> dict[str, object]:
     if not _TX_TYPE.match(tx_type):
         raise InvalidPayload(f"bad tx_type {tx_type!r}")
     if not idempotency_key or len(idempotency_key) > 128:
         raise InvalidPayload("idempotency_key must be 1 to 128 characters")
-    clean: dict[str, str] = {}
+    clean: dict[str, object] = {}
     for key, value in payload.items():
         if not isinstance(key, str) or not _WORD.match(key):
             raise InvalidPayload(f"bad payload field name {key!r}")
-        if not isinstance(value, str) or not (_COMMITMENT.match(value) or _WORD.match(value)):
-            raise InvalidPayload(f"payload field {key!r} must be a hex commitment or a word")
+        if not _value_ok(value):
+            raise InvalidPayload(
+                f"payload field {key!r} must be a hex commitment, a word, an identifier "
+                "or a positive integer"
+            )
         clean[key] = value
+    built = payload_for(tx_type, clean)
+    try:
+        built.check_sender(ledger_id_for(organization))
+    except InvalidTransaction as exc:
+        raise InvalidPayload(f"{tx_type}: {exc.reason}") from exc
     return clean
 
 
@@ -60,10 +108,11 @@ def ledger_submit(
 
     Runs inside the caller's transaction (a savepoint here only protects it from the unique
     violation of a concurrent duplicate). Raises :class:`InvalidPayload` for a payload that is
-    not commitments and words only, :class:`OutboxConflict` when the key was used for another
-    transaction.
+    not commitments, words, identifiers and amounts only or that the ledger would refuse,
+    :class:`OutboxConflict` when the key was used for another transaction. The outbox worker
+    (``ledger.services.outbox_drain``) signs, submits and tracks the row.
     """
-    clean = _check(tx_type, payload, idempotency_key)
+    clean = _check(organization, tx_type, payload, idempotency_key)
     existing = LedgerOutbox.objects.filter(idempotency_key=idempotency_key).first()
     if existing is None:
         try:

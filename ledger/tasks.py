@@ -1,0 +1,34 @@
+"""Celery tasks of the ledger (``default`` queue): the outbox worker.
+
+Beat runs ``ledger.tasks.outbox_drain`` every few seconds (see the schedule entry the lead adds
+to portal/celery.py); each run is one pass of ``services.outbox_drain`` and is idempotent, so
+overlapping runs only skip each other's locked rows.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from ledger import services
+from ledger.client import NodeUnavailable
+
+logger = logging.getLogger(__name__)
+
+#: The beat schedule entry for portal/celery.py (``app.conf.beat_schedule``).
+BEAT_SCHEDULE = {
+    "ledger-outbox-drain": {"task": "ledger.tasks.outbox_drain", "schedule": 2.0},
+}
+
+
+@shared_task(name="ledger.tasks.outbox_drain", acks_late=True, time_limit=120, soft_time_limit=100)
+def outbox_drain(limit: int = 100) -> dict[str, int]:
+    """Sign, submit and poll the outbox once; returns how many rows moved, per outcome."""
+    try:
+        report = services.outbox_drain(limit=limit)
+    except NodeUnavailable as exc:
+        # No node reachable (or none configured): the rows stay queued for the next run.
+        logger.warning("ledger outbox: %s", exc)
+        return {}
+    return {name: len(ids) for name, ids in vars(report).items()}

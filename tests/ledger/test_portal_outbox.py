@@ -1,0 +1,167 @@
+"""The outbox worker against real consensus: sign once, submit, retry the same bytes, commit."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import transaction
+
+from ledger import services
+from ledger.client import NodeClient
+from ledger.models import LedgerOutbox, LedgerSender, OrganizationKey
+from ledger.outbox import InvalidPayload, ledger_submit
+from ledger.state import Transaction
+from tests.ledger.test_portal_support import LedgerHarness, nodes
+
+COMMITMENT = "ab" * 32
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.fixture
+def chain(world):  # type: ignore[no-untyped-def]
+    """acme's portal key registered in a genesis, four real replicas, and the chain pinned."""
+    key = services.organization_key_ensure(organization=world.acme)
+    harness = LedgerHarness({"acme": bytes.fromhex(key.public_key)})
+    services.chain_pin(genesis=harness.genesis_json(), source="test")
+    return harness
+
+
+def test_a_rolled_back_business_change_leaves_no_outbox_row(world) -> None:  # type: ignore[no-untyped-def]
+    # given a business transaction that queues a ledger transaction, then fails
+    with pytest.raises(Boom), transaction.atomic():
+        ledger_submit(
+            organization=world.acme,
+            tx_type="anchor",
+            payload={"commitment": COMMITMENT},
+            idempotency_key="test.rollback",
+        )
+        raise Boom
+    # then nothing was queued
+    assert not LedgerOutbox.objects.filter(idempotency_key="test.rollback").exists()
+
+
+def test_a_payload_the_ledger_would_refuse_is_refused_at_the_call(world) -> None:  # type: ignore[no-untyped-def]
+    # given a consent payload with an unknown action word / when queued / then refused at once
+    with pytest.raises(InvalidPayload):
+        ledger_submit(
+            organization=world.acme,
+            tx_type="consent",
+            payload={"action": "maybe", "commitment": COMMITMENT},
+            idempotency_key="test.bad",
+        )
+    assert not LedgerOutbox.objects.exists()
+
+
+def test_the_worker_signs_submits_and_tracks_a_row_to_committed(world, chain) -> None:  # type: ignore[no-untyped-def]
+    # given a queued consent
+    row = ledger_submit(
+        organization=world.acme,
+        tx_type="consent",
+        payload={"action": "granted", "commitment": COMMITMENT},
+        idempotency_key="test.consent",
+    )
+    with nodes(chain, 1) as (node,):
+        client = NodeClient([node.url], timeout=2)
+        # when the worker runs, consensus commits, and the worker runs again after its back-off
+        first = services.outbox_drain(client=client)
+        chain.commit_pending()
+        LedgerOutbox.objects.update(next_attempt_at=None)
+        second = services.outbox_drain(client=client)
+    row.refresh_from_db()
+    # then the row was signed with nonce 1 by acme's key and is committed at a real height
+    tx = Transaction.decode(bytes(row.tx_bytes))
+    assert first.signed == [row.pk] and first.submitted == [row.pk]
+    assert second.committed == [row.pk]
+    assert (row.status, row.nonce, tx.nonce, tx.sender) == ("committed", 1, 1, "acme")
+    assert row.tx_hash == tx.tx_hash.hex()
+    assert row.height is not None and 1 <= row.height <= chain.height
+    assert LedgerSender.objects.get(organization=world.acme).next_nonce == 2
+
+
+def test_a_retry_after_a_node_failure_resubmits_the_same_transaction(world, chain) -> None:  # type: ignore[no-untyped-def]
+    # given a signed row whose first submission failed (the only node was down)
+    row = ledger_submit(
+        organization=world.acme,
+        tx_type="anchor",
+        payload={"commitment": COMMITMENT},
+        idempotency_key="test.anchor",
+    )
+    with nodes(chain, 1) as (node,):
+        client = NodeClient([node.url], timeout=2)
+        node.down = True
+        failed = services.outbox_drain(client=client)
+        row.refresh_from_db()
+        first_hash, first_bytes = row.tx_hash, bytes(row.tx_bytes)
+        # when the node is back and the back-off has elapsed
+        node.down = False
+        LedgerOutbox.objects.update(next_attempt_at=None)
+        services.outbox_drain(client=client)
+        chain.commit_pending()
+        LedgerOutbox.objects.update(next_attempt_at=None)
+        services.outbox_drain(client=client)
+    row.refresh_from_db()
+    # then the retry carried the very same signed bytes, and it committed once
+    assert failed.retrying == [row.pk] and first_hash
+    assert (row.tx_hash, bytes(row.tx_bytes)) == (first_hash, first_bytes)
+    assert row.status == "committed" and row.attempts == 3
+    assert LedgerSender.objects.get(organization=world.acme).next_nonce == 2
+    assert [tx.tx_hash.hex() for tx in chain.seen.values()] == [first_hash]
+
+
+def test_failover_submits_through_the_second_node_when_the_first_is_down(world, chain) -> None:  # type: ignore[no-untyped-def]
+    # given two nodes, the first down
+    row = ledger_submit(
+        organization=world.acme,
+        tx_type="anchor",
+        payload={"commitment": COMMITMENT},
+        idempotency_key="test.failover",
+    )
+    with nodes(chain, 2) as (first, second):
+        first.down = True
+        client = NodeClient([first.url, second.url], timeout=2)
+        # when the worker runs
+        report = services.outbox_drain(client=client)
+    row.refresh_from_db()
+    # then the first node was tried and the second one took it
+    assert report.submitted == [row.pk] and row.status == "submitted"
+    assert "POST /v1/txs" in first.requests and "POST /v1/txs" in second.requests
+    assert row.tx_hash in {tx.tx_hash.hex() for tx in chain.seen.values()}
+
+
+def test_a_transaction_refused_at_the_door_is_rejected_and_its_nonce_reused(world, chain) -> None:  # type: ignore[no-untyped-def]
+    # given globex, unknown to the ledger, queues a transaction
+    services.organization_key_ensure(organization=world.globex)
+    row = ledger_submit(
+        organization=world.globex,
+        tx_type="anchor",
+        payload={"commitment": COMMITMENT},
+        idempotency_key="test.unknown",
+    )
+    with nodes(chain, 1) as (node,):
+        # when the worker submits it
+        report = services.outbox_drain(client=NodeClient([node.url], timeout=2))
+    row.refresh_from_db()
+    # then it is rejected with the node's code and the nonce is given back
+    assert report.rejected == [row.pk]
+    assert (row.status, row.code) == ("rejected", "unknown_sender")
+    assert LedgerSender.objects.get(organization=world.globex).next_nonce == 1
+
+
+def test_organization_keys_are_sealed_and_a_rotation_waits_for_approvals(world, chain) -> None:  # type: ignore[no-untyped-def]
+    # given acme's active key
+    active = OrganizationKey.objects.get(organization=world.acme, status="active")
+    key = services.organization_signing_key(organization=world.acme)
+    # when a rotation is requested and the worker runs
+    row = services.organization_key_rotate(organization=world.acme)
+    with nodes(chain, 1) as (node,):
+        report = services.outbox_drain(client=NodeClient([node.url], timeout=2))
+    row.refresh_from_db()
+    # then the private key is not stored in clear, the new key is pending, and the rotation has
+    # its nonce reserved while it waits for governance approvals
+    assert key.private_bytes_raw() not in bytes(active.sealed_key)
+    assert OrganizationKey.objects.filter(organization=world.acme, status="pending").count() == 1
+    assert report.parked == [row.pk]
+    assert (row.status, row.nonce, row.tx_hash) == ("awaiting_approvals", 1, "")
+    assert len(services.governance_root(outbox=row)) == 64
