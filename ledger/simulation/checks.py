@@ -40,11 +40,11 @@ def check_safety(result: ScenarioResult) -> list[str]:
 
 
 def check_liveness(result: ScenarioResult, *, within_rounds: int | None = None) -> list[str]:
-    """After the last partition heals (and the last crashed replica restarts), every honest
-    validator keeps committing: its first commit of a block from a round after ``heal_round``
-    comes within ``within_rounds`` rounds, consecutive committed rounds are at most
-    ``within_rounds`` apart, and its last commit is at most ``within_rounds`` behind its final
-    round.
+    """After the last partition heals (and drops stop at GST, and the last crashed replica
+    restarts), every honest validator keeps committing: its first commit of a block from a round
+    after ``heal_round`` comes within ``within_rounds`` rounds, consecutive committed rounds are
+    at most ``within_rounds`` apart, and its last commit is at most ``within_rounds`` behind its
+    final round.
 
     The default bound, ``2 * n + 4`` rounds, allows a full rotation of leaders (every Byzantine
     leader's round may fail) plus the two consecutive certified rounds the 2-chain rule needs.

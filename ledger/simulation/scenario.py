@@ -90,8 +90,8 @@ class ScenarioResult:
     #: InvalidMessage subclass name -> how many times honest replicas raised it.
     rejected: dict[str, int]
     final_rounds: dict[int, int]
-    #: When the last partition healed / the last crashed replica restarted, and the highest
-    #: honest round at that moment (liveness is measured from there).
+    #: When the last partition healed / drops stopped (GST) / the last crashed replica
+    #: restarted, and the highest honest round at that moment (liveness is measured from there).
     heal_ms: int
     heal_round: int
     end_ms: int

@@ -170,3 +170,15 @@ def test_the_durable_store_keeps_the_last_persisted_state() -> None:
     store.persist(2, "round 4")
     # When loading / Then the latest, and nothing for an unknown validator
     assert (store.load(2), store.load(1), store.writes) == ("round 4", None, 2)
+
+
+def test_no_message_is_dropped_after_gst() -> None:
+    # Given a network dropping half the messages until GST at 1,000 ms
+    config = NetworkConfig(delay=FixedDelay(1), drop_probability=0.5, gst_ms=1_000)
+    network = SimulatedNetwork(config, [], random.Random(5))
+    # When messages are routed before and after GST
+    before = [len(network.route(0, 1, 999)) for _ in range(200)]
+    after = [len(network.route(0, 1, 1_000)) for _ in range(200)]
+    # Then drops happen only before, and liveness is measured from GST on
+    assert 0 in before and 0 not in after
+    assert network.last_heal_ms == 1_000
