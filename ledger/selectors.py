@@ -129,6 +129,8 @@ def mirror_verify() -> MirrorVerdict:
                 block, cert = decode(bytes(row.block)), decode(bytes(row.certificate))
             except DecodeError as exc:
                 raise ChainError(height, f"undecodable: {exc}") from exc
+            if getattr(block, "height", None) != height:
+                raise ChainError(height, "mirrored block bytes are not those of this height")
             applied = verifier.apply(block, cert)
             _check_row(row, applied)
         except ChainError as exc:
