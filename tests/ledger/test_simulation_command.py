@@ -22,14 +22,16 @@ def test_it_prints_exactly_one_json_object_with_the_commits_of_every_honest_vali
         "--validators", "4", "--byzantine", "1", "--behaviour", "equivocate",
         "--seed", "7", "--rounds", "20", "--json",
     )  # fmt: skip
-    # Then stdout is one JSON object with the documented keys and three identical honest chains
+    # Then stdout is one JSON object with the documented keys and three consistent honest chains
     report = json.loads(output)
     assert {"validators", "byzantine", "seed", "rounds", "commits", "view_changes",
             "wall_seconds"} <= report.keys()  # fmt: skip
     assert (report["validators"], report["byzantine"], report["seed"]) == (4, 1, 7)
     chains = list(report["commits"].values())
-    assert len(chains) == 3 and all(chain == chains[0] for chain in chains)
-    assert len(chains[0]) > 5 and all(len(h) == 64 for h in chains[0])
+    shortest = min(len(chain) for chain in chains)
+    assert len(chains) == 3 and shortest > 5
+    assert all(chain[:shortest] == chains[0][:shortest] for chain in chains)
+    assert all(len(h) == 64 for chain in chains for h in chain)
     assert report["crypto"] == "none" and report["wall_seconds"] >= 0
 
 

@@ -13,7 +13,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ledger.simulation import BEHAVIOURS, CRYPTO_CHOICES, run_scenario
+from ledger.simulation import (
+    BEHAVIOURS,
+    CRYPTO_CHOICES,
+    FixedDelay,
+    NetworkConfig,
+    UniformDelay,
+    run_scenario,
+)
 
 
 class Command(BaseCommand):
@@ -34,12 +41,26 @@ class Command(BaseCommand):
             "--behaviour", choices=BEHAVIOURS, default=None,
             help="Byzantine behaviour (default: withhold when --byzantine > 0)",
         )  # fmt: skip
+        parser.add_argument(
+            "--delay-ms", type=int, default=10,
+            help="one-way latency: uniform in 1..N ms (N > 1), else fixed N ms (default 10)",
+        )  # fmt: skip
+        parser.add_argument("--drop-probability", type=float, default=0.0)
+        parser.add_argument(
+            "--gst-ms", type=int, default=None, help="no drops from this virtual time on"
+        )
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
     def handle(self, *args: Any, **options: Any) -> None:
         behaviour = options["behaviour"]
         if options["byzantine"] and behaviour is None:
             behaviour = "withhold"
+        delay_ms = options["delay_ms"]
+        network = NetworkConfig(
+            delay=UniformDelay(1, delay_ms) if delay_ms > 1 else FixedDelay(max(0, delay_ms)),
+            drop_probability=options["drop_probability"],
+            gst_ms=options["gst_ms"],
+        )
         started = time.perf_counter()
         try:
             result = run_scenario(
@@ -49,6 +70,7 @@ class Command(BaseCommand):
                 seed=options["seed"],
                 rounds=options["rounds"],
                 crypto=options["crypto"],
+                network=network,
             )
         except ValueError as error:
             raise CommandError(str(error)) from error
