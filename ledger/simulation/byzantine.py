@@ -16,7 +16,8 @@ Behaviours (``BEHAVIOURS``):
     same round, to the same recipient.
 ``bad_signature``
     Votes and timeouts carry corrupted, random or wrong-message signatures or name another voter;
-    as leader it first sends a proposal whose QC has a corrupted aggregate or too few signers.
+    timeouts may carry a high QC with a corrupted aggregate; as leader it first sends a proposal
+    whose QC has a corrupted aggregate or too few signers.
 ``withhold``
     Silent: sends nothing at all (a crash from the start that nobody can distinguish from a slow
     network).
@@ -215,7 +216,12 @@ class BadSignature(Behaviour):
         return out
 
     def _spoil(self, message: Vote | TimeoutMsg) -> Vote | TimeoutMsg:
-        choice = self.rng.randrange(4)
+        choice = self.rng.randrange(5)
+        if choice == 4 and isinstance(message, TimeoutMsg):
+            # A correctly signed timeout whose high QC (a certificate) has a bad aggregate.
+            return dataclasses.replace(message, high_qc=self._spoil_qc(message.high_qc))
+        if choice == 4:
+            choice = 0
         if choice == 0:  # one flipped bit
             signature = bytearray(message.signature)
             signature[self.rng.randrange(len(signature))] ^= 1 << self.rng.randrange(8)
