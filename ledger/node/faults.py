@@ -1,0 +1,70 @@
+"""Test-only Byzantine behaviours of a validator process (config ``"byzantine"``).
+
+They rewrite what the validator sends, after its own honest replica decided it:
+
+- ``bad_signatures``: every vote and timeout leaves with a valid-looking signature over the wrong
+  message (a real G2 point, so only the aggregate check can catch it);
+- ``equivocate``: as leader it sends its proposal to the even-indexed peers and a different block
+  for the same round (same parent, empty payload, later timestamp) to the odd-indexed ones.
+
+The config loader refuses them outside test mode (``LEDGER_NODE_TEST_MODE=1``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from ledger.consensus import Block, Message, Proposal, TimeoutMsg, Vote, make_block
+from ledger.consensus.crypto import Backend
+
+__all__ = ["Byzantine"]
+
+Execute = Callable[[bytes, tuple[bytes, ...]], bytes]
+GetBlock = Callable[[bytes], "Block | None"]
+
+
+class Byzantine:
+    """Rewrites outgoing consensus messages; ``outgoing`` returns (recipient, message) pairs."""
+
+    def __init__(
+        self,
+        behaviour: str,
+        *,
+        secret_key: int,
+        crypto: Backend,
+        execute: Execute,
+        get_block: GetBlock,
+    ) -> None:
+        self.behaviour = behaviour
+        self._sk = secret_key
+        self._crypto = crypto
+        self._execute = execute
+        self._get_block = get_block
+
+    def outgoing(self, to: int, message: Message) -> Message:
+        """The message peer ``to`` receives instead of ``message``."""
+        if self.behaviour == "bad_signatures" and isinstance(message, Vote | TimeoutMsg):
+            wrong = self._crypto.Sign(self._sk, b"not what was claimed" + message.hash)
+            return dataclasses.replace(message, signature=wrong)
+        if self.behaviour == "equivocate" and isinstance(message, Proposal) and to % 2 == 1:
+            return self._twin(message) or message
+        return message
+
+    def _twin(self, proposal: Proposal) -> Proposal | None:
+        block = proposal.block
+        parent = self._get_block(block.parent_hash)
+        if parent is None:
+            return None
+        root = self._execute(parent.header.state_root, ())
+        twin = make_block(
+            chain_id=block.header.chain_id,
+            epoch=block.epoch,
+            round=block.round,
+            parent=parent,
+            payload=(),
+            proposer=block.header.proposer,
+            timestamp_ms=block.header.timestamp_ms + 1,
+            state_root=root,
+        )
+        return Proposal(twin, proposal.qc, proposal.tc)

@@ -1,0 +1,288 @@
+"""Fault tests of the validator network: real processes on loopback, blst, random free ports.
+
+Four validators run under a steady stream of anchor transactions (four senders, resubmitted to
+another validator while pending, as the portal's outbox does). Every scenario ends with the same
+checks: every live validator reaches the same height and state root, their chains agree block by
+block, and every transaction a validator accepted is committed in every honest chain.
+
+Waiting is by polling with deadlines. The one exception is the check that a validator set
+without quorum commits nothing: that needs an observation window, and it is 3 seconds.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.node.devnet import (
+    LocalCluster,
+    anchor_tx,
+    free_base_port,
+    org_id,
+    prepare_devnet,
+    read_org_key,
+)
+
+pytestmark = pytest.mark.slow
+
+PARAMS = {"base_timeout_ms": 600, "max_timeout_ms": 3000}
+DEADLINE_S = 30.0
+
+
+def wait_for(what: str, check: Callable[[], bool], deadline_s: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for: {what}")
+
+
+class Load(threading.Thread):
+    """Open-loop anchors from four senders; pending ones are resubmitted to other validators."""
+
+    def __init__(self, cluster: LocalCluster, rate: float = 40.0) -> None:
+        super().__init__(daemon=True)
+        self.cluster = cluster
+        self.rate = rate
+        directory = cluster.devnet.directory
+        self.keys = {
+            org_id(i): read_org_key(directory / "orgs" / f"{org_id(i)}.ed25519")
+            for i in range(cluster.n)
+        }
+        self.nonces = dict.fromkeys(self.keys, 1)
+        self.pending: dict[str, tuple[bytes, float]] = {}  # hash -> (tx, last submitted)
+        self.accepted: dict[str, bytes] = {}
+        self.stopping = threading.Event()
+        self.rng = random.Random(7)
+        self.lock = threading.Lock()
+
+    def _send(self, tx: bytes) -> bool:
+        alive = self.cluster.alive()
+        self.rng.shuffle(alive)
+        for index in alive:
+            if self.cluster.submit(index, tx) in (200, 202):
+                return True
+        return False
+
+    def run(self) -> None:
+        import hashlib
+
+        senders = list(self.keys)
+        turn = 0
+        while not self.stopping.is_set():
+            sender = senders[turn % len(senders)]
+            turn += 1
+            nonce = self.nonces[sender]
+            tx = anchor_tx(self.keys[sender], sender, nonce, self.rng.randbytes(32))
+            tx_hash = hashlib.sha256(tx).hexdigest()
+            if self._send(tx):
+                with self.lock:
+                    self.accepted[tx_hash] = tx
+                    self.pending[tx_hash] = (tx, time.monotonic())
+                self.nonces[sender] = nonce + 1
+            else:
+                turn -= 1  # same sender, new commitment, same nonce next time
+            self._resubmit()
+            self.stopping.wait(1 / self.rate)
+
+    def _resubmit(self) -> None:
+        now = time.monotonic()
+        with self.lock:
+            stale = [(h, tx) for h, (tx, at) in self.pending.items() if now - at > 3.0]
+        for tx_hash, tx in stale[:20]:
+            self._send(tx)
+            with self.lock:
+                if tx_hash in self.pending:
+                    self.pending[tx_hash] = (tx, now)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(10)
+
+
+def heights(cluster: LocalCluster, indices: list[int] | None = None) -> dict[int, int]:
+    found = {}
+    for i in indices if indices is not None else cluster.alive():
+        status = cluster.status(i)
+        if status is not None:
+            found[i] = int(status["height"])
+    return found
+
+
+def converged(cluster: LocalCluster, indices: list[int]) -> bool:
+    statuses = [cluster.status(i) for i in indices]
+    if any(s is None for s in statuses):
+        return False
+    return len({(s["height"], s["state_root"]) for s in statuses if s is not None}) == 1
+
+
+def chain(cluster: LocalCluster, index: int, last: int) -> list[dict[str, Any]]:
+    """Block objects 1..last of one validator through the ndjson stream."""
+    import json
+
+    import httpx
+
+    blocks: list[dict[str, Any]] = []
+    url = f"{cluster.devnet.api_urls[index]}/v1/blocks"
+    with httpx.stream("GET", url, params={"from": 1}, timeout=30) as response:
+        for line in response.iter_lines():
+            item = json.loads(line)
+            if not item:
+                continue
+            blocks.append(item)
+            if item["height"] >= last:
+                break
+    return blocks
+
+
+def check_agreement(cluster: LocalCluster, load: Load, honest: list[int]) -> None:
+    """Same height and root everywhere; chains equal block by block; every accepted tx in."""
+    wait_for("every accepted transaction to commit", lambda: not pending(cluster, load, honest[0]))
+    wait_for("honest validators to converge", lambda: converged(cluster, honest))
+    top = min(heights(cluster, honest).values())
+    chains = {i: chain(cluster, i, top) for i in honest}
+    reference = [b["hash"] for b in chains[honest[0]]]
+    assert len(reference) == top
+    for i in honest[1:]:
+        assert [b["hash"] for b in chains[i]] == reference, f"validator {i} disagrees"
+    committed = {t["hash"] for b in chains[honest[0]] for t in b["transactions"]}
+    assert set(load.accepted) <= committed
+
+
+def pending(cluster: LocalCluster, load: Load, via: int) -> list[str]:
+    """Accepted transactions not yet committed (asks one validator; prunes load.pending)."""
+    with load.lock:
+        hashes = list(load.pending)
+    for tx_hash in hashes:
+        found = cluster.get(via, f"/v1/txs/{tx_hash}")
+        if found is not None and found["status"] == "committed":
+            with load.lock:
+                load.pending.pop(tx_hash, None)
+    with load.lock:
+        return list(load.pending)
+
+
+def grows(cluster: LocalCluster, indices: list[int], by: int) -> Callable[[], bool]:
+    start = max(heights(cluster, indices).values(), default=0)
+    return lambda: max(heights(cluster, indices).values(), default=0) >= start + by
+
+
+@pytest.fixture
+def make_cluster(tmp_path: Path) -> Iterator[Callable[..., LocalCluster]]:
+    clusters: list[LocalCluster] = []
+
+    def make(extra: dict[int, dict[str, Any]] | None = None) -> LocalCluster:
+        base = free_base_port(8)
+        devnet = prepare_devnet(
+            tmp_path / f"net{len(clusters)}",
+            validators=4,
+            base_port=base,
+            crypto="blst",
+            params=PARAMS,
+            extra={i: {"test_faults": True, **(extra or {}).get(i, {})} for i in range(4)},
+        )
+        cluster = LocalCluster(devnet, env={"LEDGER_NODE_TEST_MODE": "1", "LOG_LEVEL": "INFO"})
+        clusters.append(cluster)
+        cluster.start_all()
+        wait_for("all validators to commit", grows(cluster, list(range(4)), 3), 60)
+        return cluster
+
+    yield make
+    for cluster in clusters:
+        cluster.close()
+
+
+def test_it_keeps_committing_through_crashes_of_a_validator_and_of_the_leader(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    # given four validators under load
+    cluster = make_cluster()
+    load = Load(cluster)
+    load.start()
+    try:
+        for pick_leader in (False, True):
+            status = cluster.status(0)
+            assert status is not None
+            victim = status["round"] % 4 if pick_leader else 2
+            # when one validator is killed with SIGKILL
+            cluster.kill(victim)
+            others = [i for i in range(4) if i != victim]
+            # then the other three keep committing
+            wait_for("commits without the victim", grows(cluster, others, 5))
+            # and when it restarts, it catches up with the others
+            target = max(heights(cluster, others).values())
+            cluster.start(victim)
+            wait_for("the victim to catch up", lambda: heights(cluster, [victim]).get(victim, -1) >= target)
+    finally:
+        load.stop()
+    check_agreement(cluster, load, list(range(4)))
+
+
+def test_it_stops_without_quorum_and_resumes_with_nothing_lost(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    # given four validators under load
+    cluster = make_cluster()
+    load = Load(cluster)
+    load.start()
+    try:
+        wait_for("some load to commit", grows(cluster, [0, 1], 3))
+        # when two of them are killed
+        cluster.kill(2)
+        cluster.kill(3)
+        # then, once in-flight blocks settled, nothing more is committed
+        wait_for("in-flight commits to settle", lambda: len(set(heights(cluster, [0, 1]).values())) == 1)
+        stalled = heights(cluster, [0, 1])
+        time.sleep(3.0)  # the observation window (see the module docstring)
+        assert heights(cluster, [0, 1]) == stalled
+        # and when one restarts, commits resume
+        cluster.start(2)
+        wait_for("commits to resume", grows(cluster, [0, 1, 2], 5), 45)
+        cluster.start(3)
+    finally:
+        load.stop()
+    check_agreement(cluster, load, list(range(4)))
+
+
+def test_it_recovers_from_a_partition_that_heals(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    # given four validators under load
+    cluster = make_cluster()
+    load = Load(cluster)
+    load.start()
+    try:
+        # when validator 1 is cut off from everyone for 4 seconds
+        cluster.post(1, "/v1/test/partition", {"peers": [0, 2, 3], "duration_ms": 4000})
+        # then the majority side keeps committing
+        wait_for("the majority to commit", grows(cluster, [0, 2, 3], 5))
+        # and after the heal the isolated validator catches up
+        target = max(heights(cluster, [0, 2, 3]).values())
+        wait_for("the healed validator to catch up", lambda: heights(cluster, [1]).get(1, -1) >= target)
+    finally:
+        load.stop()
+    check_agreement(cluster, load, list(range(4)))
+
+
+@pytest.mark.parametrize("behaviour", ["equivocate", "bad_signatures"])
+def test_a_byzantine_validator_changes_nothing_for_the_honest_three(
+    make_cluster: Callable[..., LocalCluster], behaviour: str
+) -> None:
+    # given validator 3 misbehaves
+    cluster = make_cluster({3: {"byzantine": behaviour}})
+    load = Load(cluster)
+    load.start()
+    try:
+        # when the network runs under load
+        wait_for("honest commits", grows(cluster, [0, 1, 2], 15))
+    finally:
+        load.stop()
+    # then the honest three agree on one chain holding every accepted transaction
+    check_agreement(cluster, load, [0, 1, 2])
