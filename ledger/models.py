@@ -9,6 +9,8 @@ foreign key, because the ledger also carries organizations this portal does not 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.db import models
 from django.utils import timezone
 
@@ -149,6 +151,11 @@ class MirrorBlock(models.Model):
 
     def __str__(self) -> str:
         return f"block {self.height} {self.hash[:16]}"
+
+    @property
+    def time(self) -> datetime:
+        """The proposer's timestamp as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
 
 
 class MirrorTransaction(models.Model):

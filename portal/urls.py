@@ -18,11 +18,13 @@ org_urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     *tenants_org_urls,
     path("", include("biometrics.urls")),
+    path("", include("ledger.urls")),
 ]
 
 api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("biometrics.api.urls")),
+    path("", include("ledger.api.urls")),
     path("<path:rest>", json_not_found),  # JSON 404 for unknown API paths
 ]
 

@@ -1,0 +1,152 @@
+"""Explorer REST API and pages over a mirror of real committed blocks; tenant isolation."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client, override_settings
+
+from ledger import services
+from ledger.client import NodeClient
+from ledger.follower import Follower
+from ledger.models import LedgerOutbox, MirrorTransaction
+from ledger.outbox import ledger_submit
+from ledger.state import GenesisAccount
+from tests.conftest import PASSWORD, api_as
+from tests.ledger.test_portal_support import LedgerHarness, nodes
+
+COMMITMENT = "ef" * 32
+
+
+@pytest.fixture
+def mirrored(world):  # type: ignore[no-untyped-def]
+    """acme's anchor committed by real consensus and mirrored; one acme row still queued."""
+    key = services.organization_key_ensure(organization=world.acme)
+    harness = LedgerHarness(
+        {"acme": bytes.fromhex(key.public_key)},
+        accounts=(
+            GenesisAccount("acme:eur", "EUR", "acme", 500),
+            GenesisAccount("val-a:eur", "EUR", "val-a", 900),
+        ),
+    )
+    services.chain_pin(genesis=harness.genesis_json(), source="test")
+    ledger_submit(
+        organization=world.acme, tx_type="anchor", payload={"commitment": COMMITMENT},
+        idempotency_key="api.anchor",
+    )  # fmt: skip
+    with nodes(harness, 1) as (node,):
+        client = NodeClient([node.url], timeout=2)
+        services.outbox_drain(client=client)
+        harness.commit_pending()
+        verifier = services.follower_verifier(client=client)
+        Follower(client, verifier, services.mirror_block).run(until_height=harness.height)
+    ledger_submit(
+        organization=world.acme, tx_type="anchor", payload={"commitment": "01" * 32},
+        idempotency_key="api.queued",
+    )  # fmt: skip
+    return harness
+
+
+def test_blocks_are_listed_newest_first_with_their_signers(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+    # when bob (a plain member) lists blocks
+    response = api_as(world.bob, world.acme).get("/api/v1/ledger/blocks/")
+    # then every mirrored block is there, newest first, signed by a quorum
+    body = response.json()
+    assert response.status_code == 200 and body["count"] == mirrored.height
+    assert [b["height"] for b in body["results"]] == list(range(mirrored.height, 0, -1))
+    assert all(len(b["signers"]) >= 3 for b in body["results"])
+    assert body["results"][-1]["hash"] == mirrored.committed[0].block.hash.hex()
+
+
+def test_a_block_and_a_transaction_are_found_by_height_and_hash(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+    # given the committed anchor
+    tx = MirrorTransaction.objects.get()
+    api = api_as(world.bob, world.acme)
+    # when its block and its hash are looked up
+    block = api.get(f"/api/v1/ledger/blocks/{tx.block.height}/").json()
+    found = api.get(f"/api/v1/ledger/txs/{tx.hash.upper()}/").json()
+    # then both describe it
+    assert [t["hash"] for t in block["transactions"]] == [tx.hash]
+    assert block["certificate"] == bytes(tx.block.certificate).hex()
+    assert (found["sender"], found["tx_type"], found["status"]) == ("acme", "anchor", "committed")
+    assert found["payload"] == {"commitment": COMMITMENT}
+
+
+def test_unknown_or_malformed_lookups_answer_in_the_error_shape(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+    api = api_as(world.bob, world.acme)
+    missing = api.get(f"/api/v1/ledger/txs/{'0' * 64}/")
+    malformed = api.get("/api/v1/ledger/txs/xyz/")
+    no_block = api.get("/api/v1/ledger/blocks/9999/")
+    anonymous = Client().get("/api/v1/ledger/blocks/")
+    assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_found")
+    assert (malformed.status_code, malformed.json()["error"]["code"]) == (400, "invalid_hash")
+    assert no_block.status_code == 404
+    assert anonymous.status_code in (401, 403) and "error" in anonymous.json()
+
+
+def test_validators_report_health_and_an_unreachable_node(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+    with nodes(mirrored, 2) as (up, down):
+        down.down = True
+        with override_settings(LEDGER_NODE_URLS=[up.url, down.url]):
+            body = api_as(world.bob, world.acme).get("/api/v1/ledger/validators/").json()
+    assert [(n["url"], n["healthy"]) for n in body] == [(up.url, True), (down.url, False)]
+    assert body[0]["height"] == mirrored.height
+
+
+def test_an_organization_sees_its_outbox_transactions_and_accounts(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+    api = api_as(world.bob, world.acme)
+    outbox = api.get("/api/v1/orgs/acme/ledger/outbox/").json()["results"]
+    txs = api.get("/api/v1/orgs/acme/ledger/transactions/").json()["results"]
+    accounts = api.get("/api/v1/orgs/acme/ledger/accounts/").json()["results"]
+    assert [(r["idempotency_key"], r["status"]) for r in outbox] == [
+        ("api.queued", "pending"),
+        ("api.anchor", "committed"),
+    ]
+    assert [t["tx_type"] for t in txs] == ["anchor"]
+    assert [(a["account_id"], a["balance"]) for a in accounts] == [("acme:eur", 500)]
+
+
+def test_mallory_sees_none_of_acmes_outbox_transactions_or_accounts(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+    # given mallory with a globex token
+    api = api_as(world.mallory, world.globex)
+    acme_row = LedgerOutbox.objects.filter(organization=world.acme).first()
+    # when she asks under acme, or under globex
+    assert api.get("/api/v1/orgs/acme/ledger/outbox/").status_code == 404
+    assert api.get(f"/api/v1/orgs/acme/ledger/outbox/{acme_row.pk}/").status_code == 404
+    assert api.get("/api/v1/orgs/acme/ledger/accounts/").status_code == 404
+    assert api.get(f"/api/v1/orgs/globex/ledger/outbox/{acme_row.pk}/").status_code == 404
+    # then globex's own lists hold nothing of acme's
+    assert api.get("/api/v1/orgs/globex/ledger/outbox/").json()["results"] == []
+    assert api.get("/api/v1/orgs/globex/ledger/accounts/").json()["results"] == []
+    assert api.get("/api/v1/orgs/globex/ledger/transactions/").json()["results"] == []
+
+
+def test_only_an_owner_starts_a_key_rotation(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+    denied = api_as(world.bob, world.acme).post("/api/v1/orgs/acme/ledger/keys/rotate/")
+    accepted = api_as(world.alice, world.acme).post("/api/v1/orgs/acme/ledger/keys/rotate/")
+    again = api_as(world.alice, world.acme).post("/api/v1/orgs/acme/ledger/keys/rotate/")
+    assert denied.status_code == 403
+    assert accepted.status_code == 202
+    assert accepted.json()["outbox"]["tx_type"] == "org_key_rotate"
+    assert (again.status_code, again.json()["error"]["code"]) == (409, "rotation_pending")
+
+
+def test_the_explorer_pages_render_for_a_member(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+    ui = Client()
+    assert ui.login(username="bob", password=PASSWORD)
+    tx = MirrorTransaction.objects.get()
+    pages = {
+        "/o/acme/ledger/": "<title>Ledger · Acme Corporation",
+        "/o/acme/ledger/blocks/": "<title>Blocks · Ledger",
+        f"/o/acme/ledger/blocks/{tx.block.height}/": f"<title>Block {tx.block.height}",
+        f"/o/acme/ledger/txs/{tx.hash}/": "<title>Transaction",
+        "/o/acme/ledger/validators/": "<title>Validators",
+    }
+    for path, title in pages.items():
+        response = ui.get(path)
+        assert response.status_code == 200, path
+        assert title in response.content.decode(), path
+    assert tx.hash in ui.get(f"/o/acme/ledger/blocks/{tx.block.height}/").content.decode()
+    # the search box takes a hash or a height
+    assert ui.get("/o/acme/ledger/blocks/", {"q": tx.hash}).url == f"/o/acme/ledger/txs/{tx.hash}/"
+    assert ui.get("/o/acme/ledger/blocks/", {"q": "2"}).url == "/o/acme/ledger/blocks/2/"
+    assert Client().get("/o/acme/ledger/").status_code == 302  # anonymous: to the login page
