@@ -136,6 +136,9 @@ CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", REDIS_URL or "cache+mem
 # Without a broker the embedded default runs tasks in process (after commit, like a worker would).
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
+# With acks_late, a job whose worker died is redelivered once this many seconds have passed
+# since it was taken (Redis transport). It must exceed the longest task; tasks are idempotent.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 900)}
 
 # --- Auth -----------------------------------------------------------------------------------
 PASSWORD_HASHERS = [

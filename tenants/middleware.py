@@ -9,6 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from tenants import rls
 
 
+# Probes and assets never touch tenant data: no database round trip for them.
+_NO_DATABASE_PATHS = ("/healthz", "/static/", "/api/docs/")
+
+
 class TenantDatabaseContextMiddleware:
     """Start every request with no organization and without system rights.
 
@@ -22,6 +26,8 @@ class TenantDatabaseContextMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(_NO_DATABASE_PATHS):
+            return self.get_response(request)
         previous = rls.get_context()
         user = getattr(request, "user", None)
         user_id = user.pk if user is not None and user.is_authenticated else None

@@ -31,8 +31,6 @@ from contextlib import contextmanager
 
 from django.db import connection, migrations
 
-_SET = "SELECT set_config(%s, %s, false)"
-
 
 def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
@@ -43,9 +41,12 @@ def set_context(*, system: bool, organization_id: int | None, user_id: int | Non
     if not _is_postgres():
         return
     with connection.cursor() as cursor:
-        cursor.execute(_SET, ["app.system", "on" if system else "off"])
-        cursor.execute(_SET, ["app.organization_id", str(organization_id or "")])
-        cursor.execute(_SET, ["app.user_id", str(user_id or "")])
+        # One round trip for the three settings.
+        cursor.execute(
+            "SELECT set_config('app.system', %s, false), "
+            "set_config('app.organization_id', %s, false), set_config('app.user_id', %s, false)",
+            ["on" if system else "off", str(organization_id or ""), str(user_id or "")],
+        )
 
 
 def get_context() -> dict[str, str]:

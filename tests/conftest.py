@@ -11,6 +11,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+# A job taken by a worker that is then killed comes back after this many seconds: short in tests
+# so the redelivery test does not wait the production default.
+os.environ.setdefault("CELERY_VISIBILITY_TIMEOUT", "30")
+
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -88,6 +92,26 @@ def api_as(user: object, organization: Organization) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user, organization)}")
     return client
+
+
+@pytest.fixture(autouse=True)
+def _tasks_run_in_process(request):  # type: ignore[no-untyped-def]
+    """The fast mode: tasks run in process even when a broker is configured.
+
+    Tests of the real path (a Celery worker process on Redis) ask for the ``redis_url`` fixture
+    and keep the broker. The app reads settings through the ``CELERY`` namespace, so the
+    namespaced key is the one to change.
+    """
+    if "redis_url" in request.fixturenames:
+        yield
+        return
+    from portal.celery import app
+
+    previous = app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES
+    app.conf.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.CELERY_TASK_EAGER_PROPAGATES = True
+    yield
+    app.conf.CELERY_TASK_ALWAYS_EAGER, app.conf.CELERY_TASK_EAGER_PROPAGATES = previous
 
 
 @pytest.fixture(autouse=True)
