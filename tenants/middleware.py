@@ -8,7 +8,6 @@ from django.http import HttpRequest, HttpResponse
 
 from tenants import rls
 
-
 # Probes and assets never touch tenant data: no database round trip for them.
 _NO_DATABASE_PATHS = ("/healthz", "/static/", "/api/docs/")
 
