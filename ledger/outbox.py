@@ -52,8 +52,16 @@ class OutboxConflict(ValueError):
 
 
 def ledger_id_for(organization: Organization) -> str:
-    """The organization's id on the ledger (its slug; ledger ids are lowercase)."""
-    return organization.slug.lower()
+    """The organization's id on the ledger: its ``LedgerSender.ledger_id`` (set when a key is
+    imported, e.g. a devnet member's), else its slug (ledger ids are lowercase)."""
+    from ledger.models import LedgerSender
+
+    known = (
+        LedgerSender.objects.filter(organization=organization)
+        .values_list("ledger_id", flat=True)
+        .first()
+    )
+    return known or organization.slug.lower()
 
 
 def payload_for(tx_type: str, payload: Mapping[str, object]) -> Payload:

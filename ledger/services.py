@@ -64,6 +64,7 @@ __all__ = [
     "governance_root",
     "mirror_block",
     "organization_key_ensure",
+    "organization_key_import",
     "organization_key_rotate",
     "organization_signing_key",
     "outbox_approval_add",
@@ -115,6 +116,35 @@ def organization_key_ensure(*, organization: Organization) -> OrganizationKey:
         sealed_key=sealed.ciphertext,
         status=OrganizationKey.Status.ACTIVE,
     )
+
+
+@transaction.atomic
+def organization_key_import(
+    *, organization: Organization, ledger_id: str, private_key: Any, next_nonce: int = 1
+) -> OrganizationKey:
+    """Make ``organization`` act on the ledger as ``ledger_id`` with an existing Ed25519 key
+    (a devnet member's ``DIR/orgs/<org>.ed25519``, or a key registered by governance elsewhere).
+
+    Refused with ``LedgerServiceError(key_in_use)`` once the organization has signed anything:
+    its nonces belong to the old identity."""
+    if LedgerOutbox.objects.filter(organization=organization, nonce__isnull=False).exists():
+        raise LedgerServiceError("key_in_use", "The organization has already signed transactions.")
+    sealed = keys.seal(private_key, organization_id=organization.pk)
+    OrganizationKey.objects.filter(organization=organization).exclude(
+        public_key=sealed.public_key
+    ).update(status=OrganizationKey.Status.RETIRED, retired_at=timezone.now())
+    LedgerSender.objects.update_or_create(
+        organization=organization, defaults={"ledger_id": ledger_id, "next_nonce": next_nonce}
+    )
+    row, _ = OrganizationKey.objects.update_or_create(
+        public_key=sealed.public_key,
+        defaults={
+            "organization": organization, "sealed_nonce": sealed.nonce,
+            "sealed_key": sealed.ciphertext, "status": OrganizationKey.Status.ACTIVE,
+            "retired_at": None,
+        },
+    )  # fmt: skip
+    return row
 
 
 def organization_signing_key(*, organization: Organization) -> Any:
