@@ -240,16 +240,20 @@ class ApiServer:
         try:
             tx = Transaction.decode(tx_bytes)
         except InvalidTransaction as exc:
-            raise _HttpError(_STATUS_OF_CODE.get(exc.code, 400), str(exc.code), exc.reason) from None
+            raise _HttpError(
+                _STATUS_OF_CODE.get(exc.code, 400), str(exc.code), exc.reason
+            ) from None
         if self._node.storage.get_tx(tx.tx_hash) is not None:
             return 200, {"hash": tx.tx_hash.hex(), "duplicate": True}
         try:
             admission = self._node.submit(tx_bytes)
         except InvalidTransaction as exc:
-            raise _HttpError(_STATUS_OF_CODE.get(exc.code, 400), str(exc.code), exc.reason) from None
+            raise _HttpError(
+                _STATUS_OF_CODE.get(exc.code, 400), str(exc.code), exc.reason
+            ) from None
         except MempoolFull as exc:
             raise _HttpError(503, "mempool_full", str(exc)) from None
-        assert isinstance(admission, Admission)  # noqa: S101 - submit returns one or raises
+        assert isinstance(admission, Admission)
         if admission.duplicate:
             return 200, {"hash": tx.tx_hash.hex(), "duplicate": True}
         return 202, {"hash": tx.tx_hash.hex()}

@@ -1,4 +1,4 @@
-"""The chain description every validator of a network shares (``genesis.json``, ``GET /v1/genesis``).
+"""The chain description all validators of a network share (genesis.json, ``GET /v1/genesis``).
 
 Shape (docs: /work/briefs/ledger-network.md, the node API contract)::
 

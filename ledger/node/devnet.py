@@ -116,7 +116,9 @@ def prepare_devnet(
     if genesis_path.exists():
         spec = ChainSpec.load(genesis_path)
         if len(spec.validators) != validators:
-            raise ValueError(f"{genesis_path} has {len(spec.validators)} validators, not {validators}")
+            raise ValueError(
+                f"{genesis_path} has {len(spec.validators)} validators, not {validators}"
+            )
     else:
         members = []
         for i, sk in enumerate(secret_keys):
@@ -168,15 +170,24 @@ def prepare_devnet(
 
 
 def start_validators(
-    configs: tuple[Path, ...] | list[Path], *, env: dict[str, str] | None = None
+    configs: tuple[Path, ...] | list[Path],
+    *,
+    env: dict[str, str] | None = None,
+    without_django: bool = False,
 ) -> list[subprocess.Popen[bytes]]:
-    """One ``manage.py run_validator`` process per config; output goes to validator.log."""
+    """One ``manage.py run_validator`` process per config (or ``python -m ledger.node``, which
+    starts in a fifth of the time); output goes to validator.log next to the config."""
     processes = []
     for path in configs:
         log = open(path.parent / "validator.log", "ab")  # noqa: SIM115 - owned by the child
+        if without_django:
+            command = [sys.executable, "-m", "ledger.node", "--config", str(path)]
+        else:
+            command = [sys.executable, str(MANAGE_PY), "run_validator", "--config", str(path)]
         processes.append(
-            subprocess.Popen(
-                [sys.executable, str(MANAGE_PY), "run_validator", "--config", str(path)],
+            subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
+                command,
+                cwd=MANAGE_PY.parent,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},
@@ -220,7 +231,7 @@ def free_base_port(count: int, *, host: str = "127.0.0.1") -> int:
     import socket
 
     for _ in range(200):
-        base = random.randrange(20_000, 60_000 - count)
+        base = random.randrange(20_000, 60_000 - count)  # noqa: S311 - not a secret
         sockets = []
         try:
             for port in range(base, base + count):
@@ -252,7 +263,9 @@ class LocalCluster:
         return len(self.devnet.configs)
 
     def start(self, index: int) -> None:
-        (self.processes[index],) = start_validators([self.devnet.configs[index]], env=self.env)
+        (self.processes[index],) = start_validators(
+            [self.devnet.configs[index]], env=self.env, without_django=True
+        )
 
     def start_all(self) -> None:
         for i in range(self.n):

@@ -53,7 +53,9 @@ class Admission:
 class Mempool:
     """See the module docstring. Not thread-safe: the node's event loop owns it."""
 
-    def __init__(self, *, max_txs: int = 50_000, max_bytes: int = 64 << 20, nonce_window: int = 1024):
+    def __init__(
+        self, *, max_txs: int = 50_000, max_bytes: int = 64 << 20, nonce_window: int = 1024
+    ):
         self._max_txs = max_txs
         self._max_bytes = max_bytes
         self._nonce_window = nonce_window

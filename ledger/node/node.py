@@ -23,12 +23,14 @@ is applied, and every block is replayed (``Executor.execute_certified``) before 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from ledger.consensus import (
     Block,
@@ -188,7 +190,7 @@ class Node:
             # The tip ended an epoch: restart from its parent, re-commit it through the replica.
             stored = self.storage.get_block(tip)
             parent = self.storage.get_block(tip - 1) if tip > 1 else None
-            assert stored is not None  # noqa: S101 - read just above
+            assert stored is not None
             root_block = parent.block if parent is not None else self.spec.genesis_block
             root_state = parent_state
             self._startup_commits.append(CommittedBlock(stored.block, stored.cert))
@@ -278,9 +280,7 @@ class Node:
         if parent is None:
             self._halt(f"committed block {block.height} has an unknown parent")
         try:
-            self.executor.execute_certified(
-                parent[1], block.payload, block.header.state_root
-            )
+            self.executor.execute_certified(parent[1], block.payload, block.header.state_root)
         except (StateDivergence, InvalidBlock, LookupError) as exc:
             self._halt(f"certified block {block.height} does not replay: {exc}")
         self._roots[block.hash] = (block.height, block.header.state_root)
@@ -312,7 +312,7 @@ class Node:
                     self._pops[tx.payload.bls_public_key] = tx.payload.proof_of_possession
         self.storage.save_pops(self._pops)
 
-    def _halt(self, why: str) -> None:
+    def _halt(self, why: str) -> NoReturn:
         """This validator disagrees with a quorum-certified fact: stop, never vote on."""
         logger.critical("validator %d halts: %s", self.index, why)
         logging.shutdown()
@@ -585,10 +585,8 @@ class Node:
     async def wait_for_commit(self, timeout: float) -> None:
         """Return after the next commit (or the timeout)."""
         event = self._commit_event
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
-            pass
 
     def partition(self, peers: list[int], duration_s: float) -> None:
         self.transport.partition(peers, duration_s)

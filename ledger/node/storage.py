@@ -31,7 +31,7 @@ from ledger.consensus import Block, CommitCert, QuorumCert, SafetyState, decode
 from ledger.state import Receipt, ReceiptStatus
 from ledger.state.errors import ErrorCode
 
-__all__ = ["StorageError", "Storage", "StoredBlock", "TxRecord"]
+__all__ = ["Storage", "StorageError", "StoredBlock", "TxRecord"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

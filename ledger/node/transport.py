@@ -22,8 +22,9 @@ import random
 import secrets
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 
 from ledger.consensus.crypto import Backend
 
@@ -126,8 +127,8 @@ class Transport:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -179,14 +180,14 @@ class Transport:
                     reader, writer = await asyncio.wait_for(
                         asyncio.open_connection(peer.address.host, peer.address.port), 5.0
                     )
-                except (OSError, asyncio.TimeoutError):
-                    await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+                except (TimeoutError, OSError):
+                    await asyncio.sleep(backoff * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
                     backoff = min(backoff * 2, self._max_backoff)
                     continue
                 if await self._run_link(reader, writer, expected=peer.address.index):
                     backoff = 0.1
                 else:
-                    await asyncio.sleep(backoff * random.uniform(0.8, 1.2))
+                    await asyncio.sleep(backoff * random.uniform(0.8, 1.2))  # noqa: S311 - jitter
                     backoff = min(backoff * 2, self._max_backoff)
             else:
                 await asyncio.sleep(0.2)
@@ -206,7 +207,7 @@ class Transport:
             index = await asyncio.wait_for(
                 self._handshake(reader, writer, expected), self._handshake_timeout
             )
-        except (ProtocolError, asyncio.TimeoutError, asyncio.IncompleteReadError, OSError) as exc:
+        except (TimeoutError, ProtocolError, asyncio.IncompleteReadError, OSError) as exc:
             logger.warning("handshake with %s failed: %s", _peername(writer), exc or type(exc))
             writer.close()
             return False
@@ -316,5 +317,5 @@ def _now_ms() -> int:
 def _peername(writer: asyncio.StreamWriter) -> str:
     try:
         return str(writer.get_extra_info("peername"))
-    except Exception:  # noqa: BLE001 - only for a log line
+    except Exception:
         return "?"

@@ -68,7 +68,7 @@ def encode_frame(kind: int, body: bytes) -> bytes:
 
 def parse_frame_length(header: bytes, max_frame: int) -> int:
     """The payload length announced by a 4-byte frame header; ProtocolError if out of range."""
-    (length,) = _U32.unpack(header)
+    length: int = _U32.unpack(header)[0]
     if not 1 <= length <= max_frame:
         raise ProtocolError(f"frame length {length} outside 1..{max_frame}")
     return length

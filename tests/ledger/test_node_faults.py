@@ -66,10 +66,7 @@ class Load(threading.Thread):
     def _send(self, tx: bytes) -> bool:
         alive = self.cluster.alive()
         self.rng.shuffle(alive)
-        for index in alive:
-            if self.cluster.submit(index, tx) in (200, 202):
-                return True
-        return False
+        return any(self.cluster.submit(index, tx) in (200, 202) for index in alive)
 
     def run(self) -> None:
         import hashlib
@@ -219,7 +216,10 @@ def test_it_keeps_committing_through_crashes_of_a_validator_and_of_the_leader(
             # and when it restarts, it catches up with the others
             target = max(heights(cluster, others).values())
             cluster.start(victim)
-            wait_for("the victim to catch up", lambda: heights(cluster, [victim]).get(victim, -1) >= target)
+            wait_for(
+                "the victim to catch up",
+                lambda v=victim, t=target: heights(cluster, [v]).get(v, -1) >= t,
+            )
     finally:
         load.stop()
     check_agreement(cluster, load, list(range(4)))
@@ -238,7 +238,9 @@ def test_it_stops_without_quorum_and_resumes_with_nothing_lost(
         cluster.kill(2)
         cluster.kill(3)
         # then, once in-flight blocks settled, nothing more is committed
-        wait_for("in-flight commits to settle", lambda: len(set(heights(cluster, [0, 1]).values())) == 1)
+        wait_for(
+            "in-flight commits to settle", lambda: len(set(heights(cluster, [0, 1]).values())) == 1
+        )
         stalled = heights(cluster, [0, 1])
         time.sleep(3.0)  # the observation window (see the module docstring)
         assert heights(cluster, [0, 1]) == stalled
@@ -265,7 +267,9 @@ def test_it_recovers_from_a_partition_that_heals(
         wait_for("the majority to commit", grows(cluster, [0, 2, 3], 5))
         # and after the heal the isolated validator catches up
         target = max(heights(cluster, [0, 2, 3]).values())
-        wait_for("the healed validator to catch up", lambda: heights(cluster, [1]).get(1, -1) >= target)
+        wait_for(
+            "the healed validator to catch up", lambda: heights(cluster, [1]).get(1, -1) >= target
+        )
     finally:
         load.stop()
     check_agreement(cluster, load, list(range(4)))

@@ -50,7 +50,9 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, on_signal)
         self.stdout.write(f"genesis: {devnet.directory / 'genesis.json'}")
         for i, url in enumerate(devnet.api_urls):
-            self.stdout.write(f"validator {i}: {url} (log {devnet.configs[i].parent}/validator.log)")
+            self.stdout.write(
+                f"validator {i}: {url} (log {devnet.configs[i].parent}/validator.log)"
+            )
         self.stdout.write(f"LEDGER_NODE_URLS={','.join(devnet.api_urls)}")
         try:
             while not stopping:

@@ -1,0 +1,390 @@
+"""Unit tests of the validator process parts: storage, wire format, handshake, mempool, and one
+single-validator node driven in-process through its HTTP API (blst backend, no subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from ledger.consensus import SafetyState, make_block, make_root_qc
+from ledger.consensus.crypto import KeyGen, backend
+from ledger.node.chain import ChainSpec, build_chain_spec
+from ledger.node.config import NodeConfig
+from ledger.node.mempool import Mempool, MempoolFull
+from ledger.node.storage import Storage, StorageError
+from ledger.node.transport import PeerAddress, Transport
+from ledger.node.wire import (
+    HELLO,
+    Hello,
+    ProtocolError,
+    decode_hello,
+    decode_txs,
+    encode_frame,
+    encode_hello,
+    encode_txs,
+    parse_frame_length,
+)
+from ledger.state import (
+    MAX_TX_BYTES,
+    Anchor,
+    ErrorCode,
+    GenesisConfig,
+    GenesisValidator,
+    InvalidTransaction,
+    sign_transaction,
+)
+
+CHAIN = "node-test"
+BLS = backend("blst")
+
+
+def bls_key(i: int) -> int:
+    return KeyGen(hashlib.sha256(b"node-test/%d" % i).digest())
+
+
+ORG_KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(2)]
+
+
+@pytest.fixture(scope="module")
+def spec() -> ChainSpec:
+    validators = tuple(
+        GenesisValidator(
+            f"org-{i}",
+            ORG_KEYS[i].public_key().public_bytes_raw(),
+            BLS.SkToPk(bls_key(i)),
+            BLS.PopProve(bls_key(i)),
+        )
+        for i in range(2)
+    )
+    return build_chain_spec(GenesisConfig(CHAIN, validators[:1]), BLS)
+
+
+def anchor(nonce: int, *, key: int = 0, sender: str = "org-0", chain: str = CHAIN) -> bytes:
+    tx = sign_transaction(
+        private_key=ORG_KEYS[key],
+        chain_id=chain,
+        sender=sender,
+        nonce=nonce,
+        payload=Anchor(commitment=hashlib.sha256(b"%d" % nonce).digest()),
+    )
+    return tx.encode()
+
+
+# -- storage -----------------------------------------------------------------------------------
+
+
+def test_storage_keeps_the_safety_state_and_blocks_across_reopening(
+    tmp_path: Path, spec: ChainSpec
+) -> None:
+    # given a storage file with a safety state and one committed block
+    genesis = spec.genesis_block
+    storage = Storage(tmp_path / "n.sqlite3", genesis_hash=genesis.hash)
+    block = make_block(
+        chain_id=spec.chain_id, epoch=0, round=1, parent=genesis, payload=(), proposer=0,
+        timestamp_ms=1,
+    )  # fmt: skip
+    cert = _cert_for(block)
+    with storage.batch():
+        storage.save_safety(SafetyState(0, 7, 6, 5))
+        storage.save_block(block, cert, ())
+    storage.close()
+    # when it is reopened
+    reopened = Storage(tmp_path / "n.sqlite3", genesis_hash=genesis.hash)
+    # then both are there
+    assert reopened.load_safety() == SafetyState(0, 7, 6, 5)
+    assert reopened.tip_height() == 1
+    stored = reopened.get_block(1)
+    assert stored is not None and stored.block.hash == block.hash and stored.cert == cert
+
+
+def _cert_for(block: Any) -> Any:
+    from ledger.consensus import CommitCert
+
+    return CommitCert((block.header,), make_root_qc(0, block))
+
+
+def test_storage_refuses_a_gap_and_a_file_of_another_chain(tmp_path: Path, spec: ChainSpec) -> None:
+    # given a storage file of this chain
+    genesis = spec.genesis_block
+    storage = Storage(tmp_path / "n.sqlite3", genesis_hash=genesis.hash)
+    child = make_block(
+        chain_id=spec.chain_id, epoch=0, round=1, parent=genesis, payload=(), proposer=0,
+        timestamp_ms=1,
+    )  # fmt: skip
+    grandchild = make_block(
+        chain_id=spec.chain_id, epoch=0, round=2, parent=child, payload=(), proposer=0,
+        timestamp_ms=2,
+    )  # fmt: skip
+    # when a block above tip + 1 is stored, then it is refused and nothing is written
+    with pytest.raises(StorageError):
+        storage.save_block(grandchild, _cert_for(grandchild), ())
+    assert storage.tip_height() == 0
+    storage.close()
+    # and when the file is opened for another genesis, it is refused
+    with pytest.raises(StorageError):
+        Storage(tmp_path / "n.sqlite3", genesis_hash=bytes(32))
+
+
+def test_storage_keeps_only_the_latest_snapshots(tmp_path: Path, spec: ChainSpec) -> None:
+    # given three snapshots saved with keep=2
+    storage = Storage(tmp_path / "n.sqlite3", genesis_hash=spec.genesis_block.hash)
+    for height in (100, 200, 300):
+        storage.save_snapshot(height, b"s%d" % height, keep=2)
+    # then the oldest is gone and the lookup takes the highest at or below a height
+    assert storage.latest_snapshot(250) == (200, b"s200")
+    assert storage.latest_snapshot(99) is None
+
+
+# -- wire format ---------------------------------------------------------------------------
+
+
+def test_frames_outside_the_length_bounds_are_protocol_errors() -> None:
+    # given frame headers of length 0 and of one byte over the maximum
+    # then both are refused, and a valid one is read back
+    with pytest.raises(ProtocolError):
+        parse_frame_length((0).to_bytes(4, "big"), 1024)
+    with pytest.raises(ProtocolError):
+        parse_frame_length((1025).to_bytes(4, "big"), 1024)
+    frame = encode_frame(HELLO, b"abc")
+    assert parse_frame_length(frame[:4], 1024) == 4
+
+
+def test_hello_and_transaction_batches_round_trip_and_reject_truncation() -> None:
+    # given a HELLO and a batch of two transactions
+    hello = Hello(b"chain", 3, bytes(range(32)))
+    batch = encode_txs([b"one", b"two!"])
+    # then they decode to the same values
+    assert decode_hello(encode_hello(hello)) == hello
+    assert decode_txs(batch) == [b"one", b"two!"]
+    # and truncated or padded bodies are protocol errors
+    with pytest.raises(ProtocolError):
+        decode_hello(encode_hello(hello)[:-1])
+    with pytest.raises(ProtocolError):
+        decode_txs(batch[:-1])
+    with pytest.raises(ProtocolError):
+        decode_txs(batch + b"x")
+
+
+# -- handshake and garbage -------------------------------------------------------------------
+
+
+def _transport(
+    index: int, port: int, peer_port: int, secret_key: int, seen: list[Any]
+) -> Transport:
+    keys = {i: BLS.SkToPk(bls_key(i)) for i in range(2)}
+    return Transport(
+        chain_id=b"node-test",
+        index=index,
+        secret_key=secret_key,
+        crypto=BLS,
+        peers=[PeerAddress(1 - index, "127.0.0.1", peer_port)],
+        listen_host="127.0.0.1",
+        listen_port=port,
+        public_key_of=keys.get,
+        on_frame=lambda peer, kind, body: seen.append((peer, kind, body)),
+        max_backoff_s=0.2,
+        handshake_timeout_s=2.0,
+    )
+
+
+async def _until(check: Any, seconds: float = 5.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if check():
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def test_two_validators_with_their_keys_connect_and_exchange_frames() -> None:
+    from ledger.node.devnet import free_base_port
+
+    async def scenario() -> list[Any]:
+        base = free_base_port(2)
+        seen: list[Any] = []
+        a = _transport(0, base, base + 1, bls_key(0), seen)
+        b = _transport(1, base + 1, base, bls_key(1), seen)
+        await a.start()
+        await b.start()
+        try:
+            assert await _until(lambda: a.is_connected(1) and b.is_connected(0))
+            a.send(1, 0x01, b"hello")
+            assert await _until(lambda: bool(seen))
+        finally:
+            await a.stop()
+            await b.stop()
+        return seen
+
+    # when both sides hold the keys of the indices they claim
+    seen = asyncio.run(scenario())
+    # then the frame arrives, attributed to the sender's index
+    assert seen == [(0, 0x01, b"hello")]
+
+
+def test_a_peer_with_the_wrong_key_or_garbage_is_disconnected_and_the_node_keeps_serving() -> None:
+    from ledger.node.devnet import free_base_port
+
+    async def scenario() -> tuple[bool, bool]:
+        base = free_base_port(2)
+        seen: list[Any] = []
+        honest = _transport(1, base + 1, base, bls_key(1), seen)
+        # claims index 0 but signs with another key
+        impostor = _transport(0, base, base + 1, bls_key(5), seen)
+        await honest.start()
+        await impostor.start()
+        try:
+            impostor_connected = await _until(lambda: honest.is_connected(0), 1.5)
+        finally:
+            await impostor.stop()
+        # garbage: a huge length prefix, then random bytes
+        reader, writer = await asyncio.open_connection("127.0.0.1", base + 1)
+        writer.write(b"\xff\xff\xff\xff" + bytes(100))
+        await writer.drain()
+        closed = await reader.read(1 << 20)  # the HELLO, then EOF when it hangs up
+        writer.close()
+        genuine = _transport(0, base, base + 1, bls_key(0), seen)
+        await genuine.start()
+        try:
+            recovered = await _until(lambda: honest.is_connected(0))
+        finally:
+            await genuine.stop()
+            await honest.stop()
+        return impostor_connected or not closed, recovered
+
+    # when an impostor and a garbage sender come first, then the real validator
+    impostor_accepted, recovered = asyncio.run(scenario())
+    # then the impostor is never connected and the real validator connects afterwards
+    assert not impostor_accepted
+    assert recovered
+
+
+# -- mempool door ------------------------------------------------------------------------------
+
+
+def test_the_mempool_refuses_invalid_transactions_at_the_door_with_their_code(
+    spec: ChainSpec,
+) -> None:
+    # given a mempool on the genesis state (org-0 exists, next nonce 1)
+    _, state = spec.verify(BLS)
+    pool = Mempool(max_txs=2, nonce_window=4)
+    cases = {
+        ErrorCode.MALFORMED: b"\x01garbage",
+        ErrorCode.OVERSIZE: b"\x01" * (MAX_TX_BYTES + 1),
+        ErrorCode.WRONG_CHAIN: anchor(1, chain="other-chain"),
+        ErrorCode.UNKNOWN_SENDER: anchor(1, sender="nobody"),
+        ErrorCode.BAD_NONCE: anchor(6),
+        ErrorCode.BAD_SIGNATURE: anchor(1, key=1),
+    }
+    # when each is offered, then each is refused with its code
+    for code, data in cases.items():
+        with pytest.raises(InvalidTransaction) as refused:
+            pool.add(data, state)
+        assert refused.value.code == code
+    # and a valid one is admitted once, then reported as a duplicate
+    assert not pool.add(anchor(1), state).duplicate
+    assert pool.add(anchor(1), state).duplicate
+    assert len(pool) == 1
+
+
+def test_the_mempool_is_bounded_and_forgets_used_nonces(spec: ChainSpec) -> None:
+    # given a full pool of two
+    _, state = spec.verify(BLS)
+    pool = Mempool(max_txs=2, nonce_window=4)
+    pool.add(anchor(1), state)
+    pool.add(anchor(2), state)
+    # when a third arrives, then it is refused
+    with pytest.raises(MempoolFull):
+        pool.add(anchor(3), state)
+    # and candidates come in nonce order
+    assert [tx.nonce for tx in pool.candidates(10)] == [1, 2]
+
+
+# -- one validator, in process -----------------------------------------------------------------
+
+
+@pytest.fixture
+def single(tmp_path: Path, spec: ChainSpec) -> Iterator[NodeConfig]:
+    from ledger.node.devnet import free_base_port
+
+    key = tmp_path / "bls.key"
+    key.write_text(bls_key(0).to_bytes(32, "big").hex())
+    key.chmod(0o600)
+    (tmp_path / "genesis.json").write_text(json.dumps(spec.to_json()))
+    base = free_base_port(2)
+    data = {
+        "chain_id": CHAIN, "index": 0, "bls_key_file": "bls.key", "genesis_file": "genesis.json",
+        "listen": {"host": "127.0.0.1", "port": base},
+        "http": {"host": "127.0.0.1", "port": base + 1}, "crypto": "blst",
+        "idle_block_delay_ms": 50, "snapshot_every": 3,
+    }  # fmt: skip
+    yield NodeConfig.from_json(data, tmp_path)
+
+
+async def _run_node(config: NodeConfig, spec: ChainSpec, body: Any) -> Any:
+    from ledger.node.api import ApiServer
+    from ledger.node.node import Node
+
+    node = Node(config=config, spec=spec, secret_key=bls_key(0), crypto=BLS)
+    api = ApiServer(node, config.http_host, config.http_port)
+    await node.start()
+    await api.start()
+    url = f"http://{config.http_host}:{config.http_port}"
+    try:
+        async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+            return await body(client)
+    finally:
+        await api.stop()
+        await node.stop()
+
+
+def test_a_single_validator_commits_a_submitted_transaction_and_keeps_it_across_restart(
+    single: NodeConfig, spec: ChainSpec
+) -> None:
+    tx = anchor(1)
+    tx_hash = hashlib.sha256(tx).hexdigest()
+
+    async def submit(client: httpx.AsyncClient) -> tuple[Any, ...]:
+        accepted = await client.post("/v1/txs", json={"tx": tx.hex()})
+        again = await client.post("/v1/txs", json={"tx": tx.hex()})
+        bad = await client.post("/v1/txs", json={"tx": anchor(2, key=1).hex()})
+        for _ in range(200):
+            status = (await client.get(f"/v1/txs/{tx_hash}")).json()
+            if status["status"] == "committed":
+                break
+            await asyncio.sleep(0.05)
+        block = (await client.get(f"/v1/blocks/{status['height']}")).json()
+        for _ in range(200):
+            if (await client.get("/v1/status")).json()["height"] >= 7:
+                break
+            await asyncio.sleep(0.05)
+        return accepted, again, bad, status, block
+
+    # when a transaction is submitted twice and a forged one once
+    accepted, again, bad, status, block = asyncio.run(_run_node(single, spec, submit))
+    # then it is accepted, then reported as a duplicate, and the forgery is refused with its code
+    assert accepted.status_code == 202 and accepted.json() == {"hash": tx_hash}
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_signature"
+    # and it is committed in a block that lists it with its certificate's signers
+    assert status["status"] == "committed" and status["code"] is None
+    assert [t["hash"] for t in block["transactions"]] == [tx_hash]
+    assert block["signers"] == [0]
+
+    async def after_restart(client: httpx.AsyncClient) -> tuple[Any, Any]:
+        status = (await client.get("/v1/status")).json()
+        found = (await client.get(f"/v1/txs/{tx_hash}")).json()
+        return status, found
+
+    # when the node restarts from its storage (from a snapshot plus the blocks after it)
+    status2, found = asyncio.run(_run_node(single, spec, after_restart))
+    # then its height and the transaction's record survived
+    assert status2["height"] >= 7
+    assert found["status"] == "committed" and found["height"] == status["height"]
