@@ -13,9 +13,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from tests.biometrics.photos import make_gradient_jpeg, real_photos
+
+__all__ = ["real_photos"]  # fixture used by name
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,3 +113,86 @@ def test_the_web_process_serves_biometrics_without_importing_the_engine(tmp_path
     }
     # and no engine module was imported
     assert report["engine_modules"] == []
+
+
+# --- the pages, in process (tasks run in process: the embedded default) ---------------------------
+
+
+@pytest.mark.deepface
+def test_the_enrollment_wizard_records_consent_enrolls_and_shows_the_face(
+    world: object,
+    real_photos: dict[str, bytes],
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from biometrics.models import Consent, Subject
+    from tests.biometrics.test_api import require_engine
+    from tests.conftest import PASSWORD
+
+    require_engine()
+    ui = Client()
+    assert ui.login(username="alice", password=PASSWORD)
+    # given a subject created from the subjects page (which leads to the wizard)
+    created = ui.post("/o/acme/subjects/", {"external_ref": "EMP-7", "display_name": "Ada"})
+    subject = Subject.objects.get(external_ref="EMP-7")
+    assert created.status_code == 302 and created["Location"].endswith(
+        f"/subjects/{subject.pk}/enroll/"
+    )
+    wizard = ui.get(created["Location"])
+    assert b"Step 1" in wizard.content and b"I agree that Acme Corporation" in wizard.content
+    # when the wizard is submitted without ticking consent, nothing happens
+    refused = ui.post(
+        created["Location"],
+        {
+            "purposes": ["enrollment"],
+            "method": "electronic",
+            "images": SimpleUploadedFile("a.jpg", b"x"),
+        },
+    )
+    assert refused.status_code == 200 and b"Consent is required" in refused.content
+    assert not Consent.objects.exists()
+    # and when it is submitted with consent and a photo
+    with django_capture_on_commit_callbacks(execute=True):
+        done = ui.post(
+            created["Location"],
+            {
+                "consent_given": "on",
+                "purposes": ["enrollment", "verification"],
+                "method": "written",
+                "images": SimpleUploadedFile(
+                    "obama.jpg", real_photos["obama.jpg"], content_type="image/jpeg"
+                ),
+            },
+        )
+    # then consents are recorded by alice, and the enrollment page shows the face and quality
+    assert done.status_code == 302
+    assert sorted(Consent.objects.values_list("purpose", "granted_by__username")) == [
+        ("enrollment", "alice"),
+        ("verification", "alice"),
+    ]
+    page = ui.get(done["Location"])
+    assert b"Succeeded" in page.content and b"Detected faces" in page.content
+    assert b"Quality 1.00" in page.content
+    # and a verification from the page answers on its result page
+    verified = ui.post(
+        f"/o/acme/subjects/{subject.pk}/verify/",
+        {
+            "image": SimpleUploadedFile(
+                "o2.jpg", real_photos["obama2.jpg"], content_type="image/jpeg"
+            )
+        },
+        follow=True,
+    )
+    assert b"Verified." in verified.content
+    # and a photo without a face gets the clear message for its code
+    no_face = ui.post(
+        "/o/acme/identify/",
+        {
+            "image": SimpleUploadedFile("g.jpg", make_gradient_jpeg(), content_type="image/jpeg"),
+            "top_k": 5,
+        },
+        follow=True,
+    )
+    assert b"No face was found in the image." in no_face.content
