@@ -44,6 +44,7 @@ from ledger.outbox import ledger_id_for, ledger_submit, payload_for
 from ledger.state import (
     Approval,
     GovernancePayload,
+    InvalidTransaction,
     OrgKeyRotate,
     Transaction,
     TxType,
@@ -61,6 +62,7 @@ __all__ = [
     "chain_genesis",
     "chain_pin",
     "follower_verifier",
+    "governance_required",
     "governance_root",
     "mirror_block",
     "organization_key_ensure",
@@ -204,9 +206,18 @@ def governance_root(*, outbox: LedgerOutbox) -> str:
     return root.hex()
 
 
+def governance_required() -> int:
+    """Approvals a governance transaction needs: more than two thirds of the validator
+    organizations of the pinned genesis (later epochs' sets are not tracked here: pass
+    ``required`` explicitly after a validator-set change)."""
+    chain = MirrorChain.objects.first()
+    n = len(chain.genesis["validators"]) if chain is not None else 1
+    return 2 * n // 3 + 1
+
+
 @transaction.atomic
 def outbox_approval_add(
-    *, outbox: LedgerOutbox, org_id: str, signature: str, required: int
+    *, outbox: LedgerOutbox, org_id: str, signature: str, required: int | None = None
 ) -> LedgerOutbox:
     """Add one validator organization's approval (64-byte Ed25519 signature, hex) to a parked
     governance row; with ``required`` approvals the row returns to ``pending`` for signing.
@@ -217,7 +228,11 @@ def outbox_approval_add(
     row = LedgerOutbox.objects.select_for_update().get(pk=outbox.pk)
     if row.status != LedgerOutbox.Status.AWAITING_APPROVALS:
         raise LedgerServiceError("not_awaiting", "The transaction is not awaiting approvals.")
-    approval = Approval(org_id=org_id, signature=bytes.fromhex(signature))
+    try:
+        approval = Approval(org_id=org_id, signature=bytes.fromhex(signature))
+    except (ValueError, InvalidTransaction) as exc:
+        raise LedgerServiceError("invalid_approval", f"Not an approval: {exc}") from exc
+    required = governance_required() if required is None else required
     approvals = [a for a in row.approvals if a["org_id"] != org_id]
     approvals.append({"org_id": approval.org_id, "signature": approval.signature.hex()})
     row.approvals = sorted(approvals, key=lambda a: a["org_id"])

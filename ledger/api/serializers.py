@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from ledger import services
 from ledger.models import (
     LedgerOutbox,
     MirrorAccount,
@@ -75,13 +76,31 @@ class ValidatorHealthSerializer(serializers.Serializer):
 
 
 class OutboxSerializer(serializers.ModelSerializer):
+    governance_root = serializers.SerializerMethodField(
+        help_text="For a row awaiting approvals: what each approving validator organization "
+        "signs (Ed25519, hex)."
+    )
+
     class Meta:
         model = LedgerOutbox
         fields = [
             "id", "tx_type", "payload", "status", "nonce", "tx_hash", "attempts", "last_error",
             "code", "height", "idempotency_key", "created_at", "submitted_at", "finished_at",
-            "next_attempt_at",
+            "next_attempt_at", "approvals", "governance_root",
         ]  # fmt: skip
+
+    def get_governance_root(self, row: LedgerOutbox) -> str | None:
+        if row.status != LedgerOutbox.Status.AWAITING_APPROVALS:
+            return None
+        try:
+            return services.governance_root(outbox=row)
+        except services.LedgerServiceError:
+            return None
+
+
+class ApprovalInputSerializer(serializers.Serializer):
+    org_id = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]{0,63}$", help_text="Approving org.")
+    signature = serializers.RegexField(r"^[0-9a-f]{128}$", help_text="Ed25519 signature, hex.")
 
 
 class AccountSerializer(serializers.ModelSerializer):

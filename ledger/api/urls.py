@@ -26,5 +26,10 @@ urlpatterns = [
         views.KeyRotateView.as_view(),
         name="ledger-api-key-rotate",
     ),
+    path(
+        "orgs/<slug:org>/ledger/outbox/<int:pk>/approvals/",
+        views.OutboxApprovalView.as_view(),
+        name="ledger-api-outbox-approvals",
+    ),
     *router.urls,
 ]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.db import transaction
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, mixins
@@ -139,8 +138,7 @@ class KeyRotateView(OrgAPIView):
     @extend_schema(request=None, responses={202: s.KeyRotationSerializer})
     def post(self, request: Request, org: str) -> Response:
         try:
-            with transaction.atomic():
-                row = services.organization_key_rotate(organization=self.ctx.organization)
+            row = services.organization_key_rotate(organization=self.ctx.organization)
         except services.LedgerServiceError as exc:
             raise ApiError(code=exc.code, message=exc.message, status_code=409) from exc
         body: dict[str, Any] = {
@@ -148,3 +146,23 @@ class KeyRotateView(OrgAPIView):
             "message": "Rotation queued; governance approvals must be collected.",
         }
         return Response(s.KeyRotationSerializer(body).data, status=202)
+
+
+class OutboxApprovalView(OrgAPIView):
+    """Add a validator organization's approval to a governance transaction awaiting approvals
+    (admins). With enough approvals it is signed and sent by the worker."""
+
+    write_role = Role.ADMIN
+
+    @extend_schema(request=s.ApprovalInputSerializer, responses={200: s.OutboxSerializer})
+    def post(self, request: Request, org: str, pk: int) -> Response:
+        data = s.ApprovalInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = selectors.outbox_list(organization=self.ctx.organization).filter(pk=pk).first()
+        if row is None:
+            raise _not_found("outbox row")
+        try:
+            row = services.outbox_approval_add(outbox=row, **data.validated_data)
+        except services.LedgerServiceError as exc:
+            raise ApiError(code=exc.code, message=exc.message, status_code=409) from exc
+        return Response(s.OutboxSerializer(row).data)

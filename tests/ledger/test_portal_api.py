@@ -150,3 +150,56 @@ def test_the_explorer_pages_render_for_a_member(world, mirrored) -> None:  # typ
     assert ui.get("/o/acme/ledger/blocks/", {"q": tx.hash}).url == f"/o/acme/ledger/txs/{tx.hash}/"
     assert ui.get("/o/acme/ledger/blocks/", {"q": "2"}).url == "/o/acme/ledger/blocks/2/"
     assert Client().get("/o/acme/ledger/").status_code == 302  # anonymous: to the login page
+
+
+def test_governance_approvals_are_added_through_the_api_until_the_row_can_be_signed(
+    world, mirrored
+) -> None:  # type: ignore[no-untyped-def]
+    # given a key rotation parked for approvals, with its governance root shown to admins
+    from ledger.models import LedgerOutbox
+    from tests.ledger.test_portal_support import VALIDATOR_ORGS, org_key
+
+    alice = api_as(world.alice, world.acme)
+    row_id = alice.post("/api/v1/orgs/acme/ledger/keys/rotate/").json()["outbox"]["id"]
+    with nodes(mirrored, 1) as (node,):
+        services.outbox_drain(client=NodeClient([node.url], timeout=2))
+    parked = alice.get(f"/api/v1/orgs/acme/ledger/outbox/{row_id}/").json()
+    root = bytes.fromhex(parked["governance_root"])
+    # when three validator organizations' approvals are posted (and one malformed)
+    bad = alice.post(
+        f"/api/v1/orgs/acme/ledger/outbox/{row_id}/approvals/",
+        {"org_id": "val-a", "signature": "zz"},
+        format="json",
+    )
+    statuses = []
+    for org in VALIDATOR_ORGS[:3]:
+        response = alice.post(
+            f"/api/v1/orgs/acme/ledger/outbox/{row_id}/approvals/",
+            {"org_id": org, "signature": org_key(org).sign(root).hex()},
+            format="json",
+        )
+        statuses.append(response.json()["status"])
+    # then the row waits until the third (of four validators) and then goes back to signing
+    assert parked["status"] == "awaiting_approvals" and parked["nonce"] == 3  # after api.queued
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_error"
+    assert statuses == ["awaiting_approvals", "awaiting_approvals", "pending"]
+    row = LedgerOutbox.objects.get(pk=row_id)
+    assert [a["org_id"] for a in row.approvals] == list(VALIDATOR_ORGS[:3])
+
+
+def test_the_worker_and_follower_commands_drain_and_mirror(world, mirrored, settings) -> None:  # type: ignore[no-untyped-def]
+    # given the queued acme row and a node
+    from django.core.management import call_command
+
+    from ledger.models import LedgerOutbox, MirrorBlock
+
+    with nodes(mirrored, 1) as (node,):
+        settings.LEDGER_NODE_URLS = [node.url]
+        # when the commands run
+        call_command("ledger_outbox", "--once")
+        mirrored.commit_pending()
+        LedgerOutbox.objects.update(next_attempt_at=None)
+        call_command("ledger_follow", "--until-height", str(mirrored.height))
+    # then the queued row is committed and every block is mirrored
+    assert LedgerOutbox.objects.get(idempotency_key="api.queued").status == "committed"
+    assert MirrorBlock.objects.count() == mirrored.height
