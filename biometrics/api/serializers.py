@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rest_framework import serializers
@@ -163,6 +164,19 @@ class BiometricSettingsSerializer(serializers.ModelSerializer):
     class Meta:
         model = BiometricSettings
         fields = ["threshold", "retention_days", "effective_threshold"]
+        extra_kwargs = {
+            "threshold": {
+                "min_value": 0.0,
+                "max_value": 2.0,
+                "help_text": "Cosine threshold override; clamped to the safe bounds.",
+            },
+            "retention_days": {"min_value": 1, "max_value": 36500},
+        }
+
+    def validate_threshold(self, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise serializers.ValidationError("Must be a finite number.")
+        return value
 
 
 def error_summary(code: str, message: str = "") -> dict[str, str] | None:

@@ -30,6 +30,7 @@ from tenants.roles import Role
 
 _UPLOAD_PARSERS = [MultiPartParser, FormParser]
 _ACCEPTED = OpenApiResponse(s.JobAcceptedSerializer, description="Still running: poll status_url.")
+_ENGINE_DOWN = OpenApiResponse(description="engine_unavailable: the face engine is not running.")
 
 
 def _as_api_error(exc: BiometricError) -> ApiError:
@@ -261,7 +262,7 @@ class VerifyView(BiometricErrorsMixin, OrgAPIView):
 
     @extend_schema(
         request={"multipart/form-data": s.ImageInputSerializer},
-        responses={200: s.VerificationResultSerializer, 202: _ACCEPTED},
+        responses={200: s.VerificationResultSerializer, 202: _ACCEPTED, 503: _ENGINE_DOWN},
     )
     def post(self, request: Request, org: str, pk: int) -> Response:
         organization = self.ctx.organization
@@ -311,7 +312,7 @@ class IdentifyView(BiometricErrorsMixin, OrgAPIView):
 
     @extend_schema(
         request={"multipart/form-data": s.IdentifyInputSerializer},
-        responses={200: s.IdentificationResultSerializer, 202: _ACCEPTED},
+        responses={200: s.IdentificationResultSerializer, 202: _ACCEPTED, 503: _ENGINE_DOWN},
     )
     def post(self, request: Request, org: str) -> Response:
         organization = self.ctx.organization

@@ -521,3 +521,19 @@ def test_a_slow_worker_turns_verification_into_202_with_a_status_url(
     tasks.verification_process_task.apply(args=queued[0])
     done = alice.get(url).json()
     assert (done["status"], done["verified"], done["error"]) == ("succeeded", True, None)
+
+
+def test_an_admin_tunes_the_threshold_within_the_safe_bounds(world: Any, alice: APIClient) -> None:
+    # given alice (owner) sets a threshold far too permissive
+    url = f"{API}/acme/biometrics/settings/"
+    response = alice.patch(url, {"threshold": 0.5, "retention_days": 90}, format="json")
+    # then it is stored but the effective threshold is clamped to the safe maximum
+    assert response.status_code == 200
+    assert response.json() == {"threshold": 0.5, "retention_days": 90, "effective_threshold": 0.09}
+    # and a plain member may read but not change it
+    bob = api_as(world.bob, world.acme)
+    assert bob.get(url).json()["effective_threshold"] == 0.09
+    assert bob.patch(url, {"threshold": 0.05}, format="json").status_code == 403
+    # and a value out of range is refused
+    refused = alice.patch(url, {"threshold": 3}, format="json")
+    assert (refused.status_code, error_code(refused)) == (400, "validation_error")
