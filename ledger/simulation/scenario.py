@@ -228,6 +228,8 @@ class _Simulator:
         self.handler_seconds: dict[int, float] = {}
         self.restarts = 0
         self.heal_round = 0
+        #: The run never stops before the last heal: liveness is judged after it.
+        self.healed = False
         byzantine = set(byzantine_indices)
         for index in range(n):
             honest = index not in byzantine
@@ -344,6 +346,7 @@ class _Simulator:
                 (h.replica.round for h in self.hosts.values() if h.honest and h.replica), default=0
             )
             self.rounds = max(self.rounds, self.heal_round + self.rounds_after_heal)
+            self.healed = True
             return None
         raise SimulationError(f"unknown event kind {kind}")
 
@@ -427,7 +430,7 @@ class _Simulator:
         return replica.round if replica is not None else -1
 
     def _all_honest_reached_rounds(self, host: _Host) -> bool:
-        if host.replica is None or host.replica.round < self.rounds:
+        if not self.healed or host.replica is None or host.replica.round < self.rounds:
             return False
         return all(
             h.replica is not None and h.replica.round >= self.rounds
