@@ -426,7 +426,7 @@ def _outbox_decided(
 ) -> None:
     """Move the outbox row with ``tx_hash`` to committed/rejected (idempotent)."""
     row = (
-        LedgerOutbox.objects.select_for_update()
+        LedgerOutbox.objects.select_for_update(of=("self",))
         .select_related("organization")
         .filter(tx_hash=tx_hash)
         .exclude(status__in=[LedgerOutbox.Status.COMMITTED, LedgerOutbox.Status.REJECTED])
@@ -543,7 +543,7 @@ def outbox_submit_due(
     for pk in list(due):
         with transaction.atomic():
             row = (
-                LedgerOutbox.objects.select_for_update(skip_locked=True)
+                LedgerOutbox.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("organization")
                 .filter(
                     pk=pk, status__in=[LedgerOutbox.Status.PENDING, LedgerOutbox.Status.SUBMITTED]

@@ -165,3 +165,34 @@ def test_organization_keys_are_sealed_and_a_rotation_waits_for_approvals(world, 
     assert report.parked == [row.pk]
     assert (row.status, row.nonce, row.tx_hash) == ("awaiting_approvals", 1, "")
     assert len(services.governance_root(outbox=row)) == 64
+
+
+def test_the_worker_publishes_ledger_tx_on_the_organizations_feed_after_commit(
+    world, chain, monkeypatch, django_capture_on_commit_callbacks, settings
+) -> None:  # type: ignore[no-untyped-def]
+    # given a queued anchor and a recorder in place of the feed
+    from ledger import events, tasks
+
+    sent: list[tuple[int | None, dict]] = []  # type: ignore[type-arg]
+    monkeypatch.setattr(events, "publish", lambda org, event: sent.append((org, event)))
+    row = ledger_submit(
+        organization=world.acme,
+        tx_type="anchor",
+        payload={"commitment": COMMITMENT},
+        idempotency_key="test.publish",
+    )
+    with nodes(chain, 1) as (node,):
+        settings.LEDGER_NODE_URLS = [node.url]
+        # when the Celery task runs twice around a commit
+        first = tasks.outbox_drain()
+        chain.commit_pending()
+        LedgerOutbox.objects.update(next_attempt_at=None)
+        with django_capture_on_commit_callbacks(execute=True):
+            second = tasks.outbox_drain()
+    # then it reported its moves and acme's feed got one ledger.tx event with the height
+    row.refresh_from_db()
+    assert first["signed"] == 1 and first["submitted"] == 1 and second["committed"] == 1
+    assert [(org, e["type"], e["data"]["status"]) for org, e in sent] == [
+        (world.acme.pk, "ledger.tx", "committed")
+    ]
+    assert sent[0][1]["data"]["height"] == row.height and sent[0][1]["organization"] == "acme"
