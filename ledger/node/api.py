@@ -246,7 +246,7 @@ class ApiServer:
         if self._node.storage.get_tx(tx.tx_hash) is not None:
             return 200, {"hash": tx.tx_hash.hex(), "duplicate": True}
         try:
-            admission = self._node.submit(tx_bytes)
+            admission = self._node.submit(tx)
         except InvalidTransaction as exc:
             raise _HttpError(
                 _STATUS_OF_CODE.get(exc.code, 400), str(exc.code), exc.reason

@@ -13,12 +13,15 @@ The config loader refuses them outside test mode (``LEDGER_NODE_TEST_MODE=1``).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable
 
 from ledger.consensus import Block, Message, Proposal, TimeoutMsg, Vote, make_block
 from ledger.consensus.crypto import Backend
 
 __all__ = ["Byzantine"]
+
+logger = logging.getLogger(__name__)
 
 Execute = Callable[[bytes, tuple[bytes, ...]], bytes]
 GetBlock = Callable[[bytes], "Block | None"]
@@ -41,15 +44,23 @@ class Byzantine:
         self._crypto = crypto
         self._execute = execute
         self._get_block = get_block
+        #: How many messages were rewritten (the fault tests check the behaviour really ran).
+        self.rewritten = 0
 
     def outgoing(self, to: int, message: Message) -> Message:
         """The message peer ``to`` receives instead of ``message``."""
+        rewritten: Message | None = None
         if self.behaviour == "bad_signatures" and isinstance(message, Vote | TimeoutMsg):
             wrong = self._crypto.Sign(self._sk, b"not what was claimed" + message.hash)
-            return dataclasses.replace(message, signature=wrong)
+            rewritten = dataclasses.replace(message, signature=wrong)
         if self.behaviour == "equivocate" and isinstance(message, Proposal) and to % 2 == 1:
-            return self._twin(message) or message
-        return message
+            rewritten = self._twin(message)
+        if rewritten is None:
+            return message
+        self.rewritten += 1
+        if self.rewritten in (1, 10, 100, 1000):
+            logger.warning("byzantine (%s): %d messages rewritten", self.behaviour, self.rewritten)
+        return rewritten
 
     def _twin(self, proposal: Proposal) -> Proposal | None:
         block = proposal.block

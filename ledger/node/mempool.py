@@ -70,19 +70,23 @@ class Mempool:
     def __contains__(self, tx_hash: bytes) -> bool:
         return tx_hash in self._txs
 
-    def add(self, data: bytes, state: State) -> Admission:
-        """Admit an encoded transaction; ``InvalidTransaction`` (with its code) or
-        ``MempoolFull`` when refused."""
-        tx = Transaction.decode(data)
+    def add(self, data: bytes | Transaction, state: State) -> Admission:
+        """Admit a transaction (encoded, or already decoded); ``InvalidTransaction`` (with its
+        code) or ``MempoolFull`` when refused."""
+        tx = data if isinstance(data, Transaction) else Transaction.decode(data)
         if tx.tx_hash in self._txs:
             return Admission(tx, duplicate=True)
         validate_tx(state, tx, nonce_window=self._nonce_window)
-        if len(self._txs) >= self._max_txs or self._bytes + len(data) > self._max_bytes:
+        if len(self._txs) >= self._max_txs or self._bytes + len(tx.encoding) > self._max_bytes:
             raise MempoolFull(f"mempool holds {len(self._txs)} transactions")
         self._txs[tx.tx_hash] = (next(self._seq), tx)
         self._bytes += len(tx.encoding)
         self._refused.pop(tx.tx_hash, None)
         return Admission(tx, duplicate=False)
+
+    def get(self, tx_hash: bytes) -> Transaction | None:
+        item = self._txs.get(tx_hash)
+        return None if item is None else item[1]
 
     def candidates(self, limit: int) -> list[Transaction]:
         """Up to ``limit`` transactions in (nonce, arrival) order."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import sqlite3
@@ -62,12 +63,13 @@ from ledger.consensus import (
 from ledger.consensus.crypto import Backend
 from ledger.consensus.types import ZERO_HASH
 from ledger.state import (
+    INVALID_STATE_ROOT,
     MAX_BLOCK_BYTES,
     ErrorCode,
     Executor,
-    InvalidBlock,
+    LedgerStateError,
     State,
-    StateDivergence,
+    Transaction,
     TxType,
     ValidatorAdd,
     apply_block,
@@ -127,6 +129,8 @@ class Node:
         # block hash -> state root of every block we may need as a parent; QCs we have seen.
         self._roots: dict[bytes, tuple[int, bytes]] = {}
         self._qcs: dict[bytes, QuorumCert] = {}
+        # (parent state root, digest of the payload) -> state root, so a block is decoded once.
+        self._memo: dict[tuple[bytes, bytes], bytes] = {}
         self._pending_saved: QuorumCert | None = None
         self._restore(secret_key)
         self.byzantine = (
@@ -208,7 +212,7 @@ class Node:
             params=self.params,
             safety=self.storage.load_safety(),
             payload_source=self._payload_source,
-            execute=self.executor.execute_root,
+            execute=self._execute,
             on_reconfigure=self._on_reconfigure,
         )
         self._startup_pending = self.storage.load_pending()
@@ -273,16 +277,35 @@ class Node:
                 self.mempool.drop(tx.tx_hash, error)
         return [tx.encoding for tx in proposal.transactions]
 
+    def _execute(self, parent_state_root: bytes, payload: Sequence[bytes]) -> bytes:
+        """``Executor.execute_root`` (never raises), reusing the mempool's decoded copies of
+        transactions we already admitted: decoding is a large part of a transaction's cost."""
+        hashes = [hashlib.sha256(data).digest() for data in payload]
+        key = (parent_state_root, hashlib.sha256(b"".join(hashes)).digest())
+        known_root = self._memo.get(key)
+        if known_root is not None:
+            return known_root
+        try:
+            txs = []
+            for data, tx_hash in zip(payload, hashes, strict=True):
+                known = self.mempool.get(tx_hash)
+                txs.append(known if known is not None else Transaction.decode(data))
+            root = self.executor.execute(parent_state_root, txs).state_root
+        except (LedgerStateError, LookupError):
+            return INVALID_STATE_ROOT  # not remembered: an unknown parent may arrive later
+        if len(self._memo) >= 4096:
+            self._memo.clear()
+        self._memo[key] = root
+        return root
+
     def _on_reconfigure(self, block: Block) -> ValidatorSet | None:
         """Replay every committed block (sync commits were never executed here), then report the
         next epoch's validator set if the block ended the epoch."""
         parent = self._roots.get(block.parent_hash)
         if parent is None:
             self._halt(f"committed block {block.height} has an unknown parent")
-        try:
-            self.executor.execute_certified(parent[1], block.payload, block.header.state_root)
-        except (StateDivergence, InvalidBlock, LookupError) as exc:
-            self._halt(f"certified block {block.height} does not replay: {exc}")
+        if self._execute(parent[1], block.payload) != block.header.state_root:
+            self._halt(f"certified block {block.height} does not replay to its state root")
         self._roots[block.hash] = (block.height, block.header.state_root)
         validators = self.executor.reconfiguration(block.header.state_root)
         if validators is None:
@@ -373,16 +396,16 @@ class Node:
             self.executor.commit(block.header.state_root)
             self._tip_root = block.header.state_root
             return []
-        result = self.executor.execute_certified(
-            self._tip_root, block.payload, block.header.state_root
-        )
-        self.storage.save_block(block, cert, result.receipts)
+        if self._execute(self._tip_root, block.payload) != block.header.state_root:
+            self._halt(f"committed block {block.height} does not replay to its state root")
+        receipts = self.executor.receipts(block.header.state_root)
+        self.storage.save_block(block, cert, receipts)
         state = self.executor.commit(block.header.state_root)
         self._tip_root = block.header.state_root
         if block.height % self.config.snapshot_every == 0 and not state.pending_validator_changes:
             self.storage.save_snapshot(block.height, encode_snapshot(state))
         self._roots = {h: v for h, v in self._roots.items() if v[0] >= block.height}
-        return [r.tx_hash for r in result.receipts]
+        return [r.tx_hash for r in receipts]
 
     def _save_pending(self) -> None:
         """Persist the certified chain from the tip to the high QC when the high QC moved."""
@@ -479,7 +502,8 @@ class Node:
                 logger.exception("error handling %s from %d", type(message).__name__, peer)
         elif kind == TXS:
             for data in decode_txs(body):
-                self._admit(data, gossip=False)
+                if hashlib.sha256(data).digest() not in self.mempool:
+                    self._admit(data, gossip=False)
         else:
             raise ProtocolError(f"unknown frame kind {kind}")
 
@@ -524,7 +548,7 @@ class Node:
         for entry in response.certified:
             parent = self._roots.get(entry.block.parent_hash)
             if parent is not None:
-                self.executor.execute_root(parent[1], entry.block.payload)
+                self._execute(parent[1], entry.block.payload)
 
     def _answer_sync(self, peer: int, request: SyncRequest) -> None:
         """Committed blocks from storage (any height), then the replica's certified chain."""
@@ -559,7 +583,7 @@ class Node:
 
     # -- transactions ------------------------------------------------------------------------
 
-    def _admit(self, data: bytes, *, gossip: bool) -> object:
+    def _admit(self, data: bytes | Transaction, *, gossip: bool) -> object:
         """Mempool admission (raises for the API); gossip newly admitted ones to the peers."""
         try:
             admission = self.mempool.add(data, self.executor.committed)
@@ -578,7 +602,7 @@ class Node:
         if batch:
             self.transport.broadcast(TXS, encode_txs(batch))
 
-    def submit(self, data: bytes) -> object:
+    def submit(self, data: bytes | Transaction) -> object:
         """``POST /v1/txs``: admit and gossip (raises InvalidTransaction / MempoolFull)."""
         return self._admit(data, gossip=True)
 

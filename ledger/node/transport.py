@@ -84,7 +84,7 @@ class Transport:
         on_frame: OnFrame,
         max_frame: int = 32 * 1024 * 1024,
         queue_size: int = 1024,
-        max_backoff_s: float = 2.0,
+        max_backoff_s: float = 1.0,
         handshake_timeout_s: float = 10.0,
     ) -> None:
         self._chain_id = chain_id
