@@ -81,6 +81,11 @@ logger = logging.getLogger(__name__)
 MAX_BACKOFF_SECONDS = 60.0
 #: Node answers that mean "later", not "never" (a full mempool, a node starting up).
 _RETRY_STATUSES = {408, 425, 429}
+#: Refusals that a later state can lift: an organization whose registration (governance) is
+#: still on its way, a full mempool. Everything else refused at the door is final.
+_RETRY_CODES = {"unknown_sender", "mempool_full"}
+#: Refusals after which the nonce is unused but the sender is sound: fill the gap.
+_GAP_CODES = {"malformed", "oversize"}
 _FILLER_PREFIX = "ledger.nonce-filler."
 
 
@@ -579,7 +584,7 @@ def _advance(row: LedgerOutbox, *, client: NodeClient, now: datetime, report: Dr
             # "unknown": the node lost it (restart, mempool eviction): resubmit the same bytes.
         _submit(row, client=client, now=now, report=report)
     except NodeRefused as exc:
-        if exc.status in _RETRY_STATUSES:
+        if exc.status in _RETRY_STATUSES or exc.code in _RETRY_CODES:
             _retry(row, now, f"{exc.code}: {exc.message}", report)
             return
         row.save(update_fields=["attempts"])
@@ -587,7 +592,7 @@ def _advance(row: LedgerOutbox, *, client: NodeClient, now: datetime, report: Dr
             row.tx_hash, status="rejected", height=None, code=exc.code, reason=exc.message
         )
         report.rejected.append(row.pk)
-        _fill_nonce_gap(row)
+        _fill_nonce_gap(row, exc.code)
     except (NodeUnavailable, NodeError) as exc:
         _retry(row, now, str(exc), report)
 
@@ -615,10 +620,11 @@ def _retry(
     (report.submitted if submitted else report.retrying).append(row.pk)
 
 
-def _fill_nonce_gap(row: LedgerOutbox) -> None:
+def _fill_nonce_gap(row: LedgerOutbox, code: str) -> None:
     """A transaction refused at the door did not consume its nonce; later nonces of the same
-    organization would wait forever. Queue an ``anchor`` that reuses the nonce (never for a
-    filler itself, so a broken key cannot loop)."""
+    organization would wait forever. Give the nonce back when nothing was signed after it, else
+    queue an ``anchor`` that reuses it (only when the sender itself is sound, and never for a
+    filler, so a broken key cannot loop)."""
     if row.idempotency_key.startswith(_FILLER_PREFIX) or row.nonce is None:
         return
     if not LedgerOutbox.objects.filter(organization=row.organization, nonce__gt=row.nonce).exists():
@@ -626,6 +632,8 @@ def _fill_nonce_gap(row: LedgerOutbox) -> None:
         LedgerSender.objects.filter(organization=row.organization, next_nonce=row.nonce + 1).update(
             next_nonce=row.nonce
         )
+        return
+    if code not in _GAP_CODES:
         return
     slug = ledger_id_for(row.organization)
     commitment = hashlib.sha256(f"nonce-filler:{slug}:{row.nonce}".encode()).hexdigest()

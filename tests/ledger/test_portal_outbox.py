@@ -130,9 +130,8 @@ def test_failover_submits_through_the_second_node_when_the_first_is_down(world, 
     assert row.tx_hash in {tx.tx_hash.hex() for tx in chain.seen.values()}
 
 
-def test_a_transaction_refused_at_the_door_is_rejected_and_its_nonce_reused(world, chain) -> None:  # type: ignore[no-untyped-def]
-    # given globex, unknown to the ledger, queues a transaction
-    services.organization_key_ensure(organization=world.globex)
+def test_a_sender_unknown_to_the_ledger_is_retried_not_dropped(world, chain) -> None:  # type: ignore[no-untyped-def]
+    # given globex, not (yet) registered on the ledger, queues a transaction
     row = ledger_submit(
         organization=world.globex,
         tx_type="anchor",
@@ -143,10 +142,31 @@ def test_a_transaction_refused_at_the_door_is_rejected_and_its_nonce_reused(worl
         # when the worker submits it
         report = services.outbox_drain(client=NodeClient([node.url], timeout=2))
     row.refresh_from_db()
-    # then it is rejected with the node's code and the nonce is given back
+    # then it stays queued with the reason, for a later attempt (its registration may follow)
+    assert report.retrying == [row.pk]
+    assert row.status == "pending" and row.last_error.startswith("unknown_sender")
+    assert row.next_attempt_at is not None
+
+
+def test_a_transaction_refused_at_the_door_is_rejected_and_its_nonce_given_back(world) -> None:  # type: ignore[no-untyped-def]
+    # given a ledger that knows initech by another key than the portal's
+    services.organization_key_ensure(organization=world.initech)
+    chain = LedgerHarness({"initech": bytes(32 * [7])})
+    services.chain_pin(genesis=chain.genesis_json(), source="test")
+    row = ledger_submit(
+        organization=world.initech,
+        tx_type="anchor",
+        payload={"commitment": COMMITMENT},
+        idempotency_key="test.badsig",
+    )
+    with nodes(chain, 1) as (node,):
+        # when the worker submits it
+        report = services.outbox_drain(client=NodeClient([node.url], timeout=2))
+    row.refresh_from_db()
+    # then the node's verdict is final and the unused nonce is given back
     assert report.rejected == [row.pk]
-    assert (row.status, row.code) == ("rejected", "unknown_sender")
-    assert LedgerSender.objects.get(organization=world.globex).next_nonce == 1
+    assert (row.status, row.code) == ("rejected", "bad_signature")
+    assert LedgerSender.objects.get(organization=world.initech).next_nonce == 1
 
 
 def test_organization_keys_are_sealed_and_a_rotation_waits_for_approvals(world, chain) -> None:  # type: ignore[no-untyped-def]

@@ -31,7 +31,6 @@ from ledger.consensus import (
 )
 from ledger.consensus.replica import Replica
 from ledger.state import (
-    DOOR_CODES,
     Executor,
     GenesisAccount,
     GenesisConfig,
@@ -43,6 +42,7 @@ from ledger.state import (
     genesis_state,
     propose_block,
     transaction_to_json,
+    validate_tx,
 )
 from tests.ledger.test_consensus_support import Driver, blst, secret_key
 
@@ -130,9 +130,8 @@ class LedgerHarness:
         key = tx.tx_hash.hex()
         if key in self.seen:
             return key, True
-        if tx.chain_id != CHAIN or self.tip_state.organization(tx.sender) is None:
-            code = "wrong_chain" if tx.chain_id != CHAIN else "unknown_sender"
-            raise InvalidTransaction(next(c for c in DOOR_CODES if c.value == code), "refused")
+        # The mempool's door checks: chain, sender, nonce (future ones kept), signature.
+        validate_tx(self.tip_state, tx, nonce_window=1024)
         self.seen[key] = tx
         self.mempool.append(tx)
         return key, False
