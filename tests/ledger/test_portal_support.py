@@ -65,8 +65,13 @@ class LedgerHarness:
         self,
         organizations: dict[str, bytes],
         accounts: tuple[GenesisAccount, ...] = (),
+        *,
+        joining: int = 0,
     ) -> None:
+        """``joining`` extra replicas (indices 4, 5, ...) follow the chain without voting until
+        a committed ``validator_add`` makes them validators of the next epoch."""
         crypto = blst()
+        self.crypto = crypto
         infos = tuple(
             ValidatorInfo.from_secret_key(i, secret_key(i), crypto, org)
             for i, org in enumerate(VALIDATOR_ORGS)
@@ -84,6 +89,7 @@ class LedgerHarness:
         )
         state = genesis_state(self.config, pop_verify=crypto.PopVerify)
         self.vset = ValidatorSet(infos, crypto=crypto, epoch=0)
+        self.vsets = {0: self.vset}
         self.chain_id = CHAIN.encode()
         self.genesis = make_genesis(self.chain_id, self.vset, state_root=state.root)
         self.executor = Executor(state)
@@ -102,11 +108,30 @@ class LedgerHarness:
                     crypto=crypto,
                     payload_source=self._payload,
                     execute=self.executor.execute_root,
+                    on_reconfigure=self._reconfigure,
                 )
-                for i in range(4)
+                for i in range(4 + joining)
             ]
         )
         self.driver.start()
+
+    def _reconfigure(self, block: Block) -> ValidatorSet | None:
+        """What a node does on commit: the next epoch's set from the replicated state (BLS keys
+        in the bitmap order of the state; proofs of possession of the keys we hold)."""
+        validators = self.executor.reconfiguration(block.header.state_root)
+        if validators is None:
+            return None
+        epoch = block.header.epoch + 1
+        if epoch not in self.vsets:
+            known = {secret_key_pk(i, self.crypto): i for i in range(16)}
+            infos = [
+                ValidatorInfo.from_secret_key(
+                    i, secret_key(known[v.bls_public_key]), self.crypto, v.org_id
+                )
+                for i, v in enumerate(validators)
+            ]
+            self.vsets[epoch] = self.vsets[epoch - 1].successor(infos, epoch=epoch)
+        return self.vsets[epoch]
 
     # -- the mempool and proposals ----------------------------------------------------------
 
@@ -198,7 +223,7 @@ class LedgerHarness:
                 "parent_hash": h.parent_hash.hex(),
             },
             "transactions": txs,
-            "signers": self.vset.indices_from_bitmap(item.cert.qc.signers),
+            "signers": self.vsets[h.epoch].indices_from_bitmap(item.cert.qc.signers),
         }  # fmt: skip
 
     def genesis_json(self) -> dict[str, Any]:
@@ -214,6 +239,10 @@ class LedgerHarness:
             ],
             "state": self.config.to_dict(),
         }  # fmt: skip
+
+
+def secret_key_pk(i: int, crypto: object) -> bytes:
+    return bytes(crypto.SkToPk(secret_key(i)))  # type: ignore[attr-defined]
 
 
 def forged_certificate(cert: CommitCert) -> CommitCert:
