@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -19,7 +20,7 @@ from biometrics import selectors, services, tasks
 from biometrics.errors import IMAGE_TOO_LARGE, BiometricError
 from biometrics.forms import EnrollForm, IdentifyForm, ImageForm, SubjectForm
 from biometrics.images import MAX_UPLOAD_BYTES
-from biometrics.models import MatchStatus, Purpose
+from biometrics.models import Enrollment, MatchStatus, Purpose, Subject
 from portal.api.base import client_ip
 from tenants.access import OrgContext
 from tenants.decorators import org_view
@@ -134,6 +135,31 @@ def consent_revoke(request: HttpRequest, ctx: OrgContext, pk: int, cid: int) -> 
     return redirect("biometrics_subject", org=ctx.organization.slug, pk=subject.pk)
 
 
+def _consent_then_enroll(
+    request: HttpRequest, ctx: OrgContext, subject: Subject, data: dict[str, Any], on_file: bool
+) -> Enrollment:
+    org = ctx.organization
+    if not on_file:
+        for purpose in data["purposes"]:
+            services.consent_grant(
+                organization=org,
+                subject=subject,
+                purpose=purpose,
+                policy_version=services.CURRENT_POLICY_VERSION,
+                method=data["method"],
+                granted_by=request.user,
+                ip=client_ip(request),
+            )
+    return services.enrollment_create(
+        organization=org,
+        subject=subject,
+        images=[_read(f) for f in data["images"]],
+        actor=request.user,
+        allow_duplicates=data["allow_duplicates"],
+        ip=client_ip(request),
+    )
+
+
 @org_view(Role.OPERATOR)
 def enroll(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     """The wizard: consent (unless on file), then photos from the webcam or files."""
@@ -149,25 +175,10 @@ def enroll(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            if not on_file:
-                for purpose in data["purposes"]:
-                    services.consent_grant(
-                        organization=org,
-                        subject=subject,
-                        purpose=purpose,
-                        policy_version=services.CURRENT_POLICY_VERSION,
-                        method=data["method"],
-                        granted_by=request.user,
-                        ip=client_ip(request),
-                    )
-            enrollment = services.enrollment_create(
-                organization=org,
-                subject=subject,
-                images=[_read(f) for f in data["images"]],
-                actor=request.user,
-                allow_duplicates=data["allow_duplicates"],
-                ip=client_ip(request),
-            )
+            # One transaction: a photo refused at the edge must not leave the consents behind
+            # (the person would be asked again anyway).
+            with transaction.atomic():
+                enrollment = _consent_then_enroll(request, ctx, subject, data, on_file)
         except (BiometricError, TenantError) as exc:
             _fail(request, exc)
         else:

@@ -196,3 +196,36 @@ def test_the_enrollment_wizard_records_consent_enrolls_and_shows_the_face(
         follow=True,
     )
     assert b"No face was found in the image." in no_face.content
+
+
+def test_a_refused_photo_in_the_wizard_keeps_no_consent_and_says_why(world: object) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.test import Client
+
+    from biometrics import services
+    from biometrics.models import Consent, Enrollment
+    from tests.conftest import PASSWORD
+
+    # given a new subject and alice on the wizard
+    subject = services.subject_create(
+        organization=world.acme,
+        external_ref="EMP-8",  # type: ignore[attr-defined]
+        display_name="",
+        actor=world.alice,
+    )  # type: ignore[attr-defined]
+    ui = Client()
+    assert ui.login(username="alice", password=PASSWORD)
+    # when consent is ticked but the "photo" is a text file named .jpg
+    page = ui.post(
+        f"/o/acme/subjects/{subject.pk}/enroll/",
+        {
+            "consent_given": "on",
+            "purposes": ["enrollment"],
+            "method": "verbal",
+            "images": SimpleUploadedFile("me.jpg", b"just text", content_type="image/jpeg"),
+        },
+        follow=True,
+    )
+    # then the page says why, and neither the consent nor a job was kept
+    assert b"Only JPEG, PNG and WebP images are accepted." in page.content
+    assert not Consent.objects.exists() and not Enrollment.objects.exists()
