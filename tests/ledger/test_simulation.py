@@ -5,6 +5,8 @@ The CI sweep runs n = 4 and n = 7 with f Byzantine validators under every behavi
 backend. Each seed also draws its own network (delay model, drops, duplicates, reordering), maybe
 a partition that heals and maybe a crash + restart of an honest validator. A failing seed is
 reported in the assertion message; turn it into a ``test_seed_<n>_<what>`` regression test below.
+A slower, harsher exploration (``harsh_scenario``, marked slow) checks that only known replica bugs
+stall and that nothing is ever unsafe.
 """
 
 from __future__ import annotations
@@ -256,6 +258,64 @@ def test_seed_12005_lossy_network_without_gst_stalls_when_only_a_quorum_is_hones
     # When drops stop at the restart (GST) / Then liveness holds, which is what the sweep checks
     stable = run(4_176)
     assert check_liveness(stable) == [] and check_safety(stable) == []
+
+
+def harsh_scenario(seed: int) -> dict[str, Any]:
+    """A harsher draw than the CI sweep: n = 4/7/10, up to three partitions of up to 20 s, up to
+    two crashes of honest validators, 20% drops before GST, long-tail or wide uniform delays."""
+    rng = random.Random(seed)
+    n = rng.choice([4, 7, 10])
+    f = (n - 1) // 3
+    behaviour = rng.choice(BEHAVIOURS)
+    byzantine_indices = sorted(rng.sample(range(n), f))
+    honest = [i for i in range(n) if i not in byzantine_indices]
+    endpoints = list(range(n))
+    if behaviour == "twins":
+        endpoints += [n + i for i in byzantine_indices]
+    partitions, t = [], 0
+    for _ in range(rng.randint(0, 3)):
+        t += rng.randint(0, 3_000)
+        duration = rng.randint(500, 20_000)
+        side = {e for e in endpoints if rng.random() < 0.5}
+        partitions.append(Partition.of([side], start_ms=t, heal_ms=t + duration))
+        t += duration
+    crashes = []
+    for index in rng.sample(honest, rng.randint(0, 2)):
+        at = rng.randint(0, 10_000)
+        crashes.append(Crash(index, at, at + rng.randint(100, 15_000)))
+    network = NetworkConfig(
+        delay=rng.choice([LongTailDelay(), UniformDelay(1, 200)]),
+        drop_probability=rng.choice([0.0, 0.1, 0.2]),
+        duplicate_probability=0.05,
+        reorder_probability=0.2,
+        gst_ms=rng.randint(0, 20_000),
+    )
+    return {
+        "validators": n, "byzantine": f, "behaviour": behaviour,
+        "byzantine_indices": byzantine_indices, "seed": seed, "rounds": 20,
+        "rounds_after_heal": 2 * n + 8, "network": network, "partitions": partitions,
+        "crashes": crashes,
+    }  # fmt: skip
+
+
+#: Harsh seeds that stall because of the replica bugs pinned below (NEEDS.md items 10-12).
+KNOWN_LIVENESS_BUGS = frozenset({102, 149, 965})
+
+
+@pytest.mark.slow
+def test_a_harsher_exploration_finds_no_safety_problem_and_no_new_stall() -> None:
+    # Given 300 harsh seeds (the ones that found the bugs below)
+    unsafe, stalled = [], []
+    # When each is simulated
+    for seed in range(300):
+        result = run_scenario(**harsh_scenario(seed))
+        if check_safety(result):
+            unsafe.append(seed)
+        elif check_liveness(result):
+            stalled.append(seed)
+    # Then never unsafe, and only the known replica bugs stall
+    assert unsafe == []
+    assert set(stalled) <= KNOWN_LIVENESS_BUGS
 
 
 # Found by a harsher exploration than the CI sweep (n = 4/7/10, up to three partitions of up to
