@@ -46,6 +46,9 @@ def check_liveness(result: ScenarioResult, *, within_rounds: int | None = None) 
     at most ``within_rounds`` apart, and its last commit is at most ``within_rounds`` behind its
     final round.
 
+    A validator crashed for good (``Crash(restart_ms=None)``) is faulty: it fails this check, so
+    judge such runs by safety only.
+
     The default bound, ``2 * n + 4`` rounds, allows a full rotation of leaders (every Byzantine
     leader's round may fail) plus the two consecutive certified rounds the 2-chain rule needs.
     """
