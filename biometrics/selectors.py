@@ -19,7 +19,13 @@ from django.utils import timezone
 from biometrics import crypto
 from biometrics.engine import DEEPFACE_VERSION, MODEL_NAME
 from biometrics.errors import SUBJECT_ERASED, BiometricError
-from biometrics.matching import EMBEDDING_DIM, Gallery, GalleryCache, clamp_threshold
+from biometrics.matching import (
+    EMBEDDING_DIM,
+    Gallery,
+    GalleryCache,
+    clamp_threshold,
+    create_gallery,
+)
 from biometrics.matching.codec import decode_embedding
 from biometrics.models import (
     BiometricSettings,
@@ -273,7 +279,8 @@ def _load_gallery(organization: Organization) -> Gallery[int]:
         ids.append(subject.pk)
         rows.append(decode_embedding(plaintext))
     matrix = np.stack(rows) if rows else np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    return Gallery.from_embeddings(ids, matrix)
+    # FAISS takes over for large galleries when installed (same answers, faster search).
+    return create_gallery(ids, matrix)
 
 
 def gallery_for(*, organization: Organization) -> Gallery[int]:
