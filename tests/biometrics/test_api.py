@@ -537,3 +537,13 @@ def test_an_admin_tunes_the_threshold_within_the_safe_bounds(world: Any, alice: 
     # and a value out of range is refused
     refused = alice.patch(url, {"threshold": 3}, format="json")
     assert (refused.status_code, error_code(refused)) == (400, "validation_error")
+
+
+def test_verifying_a_subject_without_a_template_is_refused_as_not_enrolled(
+    alice: APIClient,
+) -> None:
+    subject_id = create_subject(alice, "acme", "EMP-001")
+    grant(alice, "acme", subject_id, "verification")
+    response = verify(alice, "acme", subject_id, "a.jpg", make_gradient_jpeg())
+    assert (response.status_code, error_code(response)) == (409, "not_enrolled")
+    assert ProbeImage.objects.count() == 0
