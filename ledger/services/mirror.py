@@ -1,0 +1,246 @@
+"""The chain pin (genesis) and the mirror of verified blocks (written by the follower).
+
+``mirror_block`` also decides outbox rows by transaction hash (``outbox_decided``, shared with the
+worker) and activates a pending organization key once its rotation is committed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from ledger import events
+from ledger.client import NodeClient
+from ledger.conf import genesis_file
+from ledger.follower import AppliedBlock, ChainVerifier, GenesisInfo
+from ledger.models import (
+    LedgerOutbox,
+    MirrorAccount,
+    MirrorBlock,
+    MirrorChain,
+    MirrorTransaction,
+    OrganizationKey,
+)
+from ledger.services.signing import LedgerServiceError
+from ledger.state import (
+    OrgKeyRotate,
+    Transaction,
+    TxType,
+    payload_to_json,
+)
+from tenants.models import Organization
+from tenants.rls import system_context
+
+# --- the chain pin -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def chain_pin(*, genesis: dict[str, Any], source: str) -> MirrorChain:
+    """Pin the chain's genesis (first contact); a different genesis later is refused."""
+    info = GenesisInfo.from_json(genesis)
+    existing = MirrorChain.objects.select_for_update().first()
+    if existing is not None:
+        if existing.genesis_hash != info.block.hash.hex():
+            raise LedgerServiceError(
+                "genesis_mismatch", f"{source} serves another chain than the pinned one"
+            )
+        return existing
+    chain = MirrorChain.objects.create(
+        chain_id=info.chain_id.hex(),
+        genesis=info.raw,
+        genesis_hash=info.block.hash.hex(),
+        source=source[:300],
+    )
+    with system_context():
+        for a in info.config.accounts:
+            MirrorAccount.objects.update_or_create(
+                account_id=a.account_id,
+                defaults={
+                    "currency": a.currency, "owner": a.owner, "balance": a.balance, "height": 0,
+                },
+            )  # fmt: skip
+    return chain
+
+
+def chain_genesis(*, client: NodeClient | None = None) -> GenesisInfo:
+    """The pinned genesis: from the database, else LEDGER_GENESIS_FILE, else ``/v1/genesis``."""
+    chain = MirrorChain.objects.first()
+    if chain is None:
+        path = genesis_file()
+        if path is not None:
+            chain = chain_pin(genesis=json.loads(path.read_text()), source=str(path))
+        else:
+            client = client or NodeClient()
+            chain = chain_pin(genesis=client.genesis(), source=client.urls[client.order()[0]])
+    return GenesisInfo.from_json(chain.genesis)
+
+
+def follower_verifier(*, client: NodeClient | None = None) -> ChainVerifier:
+    """A verifier positioned at the mirror's tip: the mirrored blocks are replayed (state roots
+    and links re-checked; their certificates were verified when they were mirrored)."""
+    from ledger.consensus import decode
+
+    verifier = ChainVerifier(chain_genesis(client=client))
+    for row in MirrorBlock.objects.order_by("height").only("block", "certificate").iterator():
+        verifier.apply(
+            decode(bytes(row.block)), decode(bytes(row.certificate)), check_certificate=False
+        )
+    return verifier
+
+
+# --- the mirror ----------------------------------------------------------------------------
+
+
+def _involved(applied: AppliedBlock) -> set[str]:
+    ids: set[str] = set()
+    for tx in applied.transactions:
+        ids.add(tx.sender)
+        grantee = getattr(tx.payload, "grantee", None)
+        if isinstance(grantee, str):
+            ids.add(grantee)
+    return ids
+
+
+def _touched_accounts(applied: AppliedBlock) -> set[str]:
+    ids: set[str] = set()
+    for tx in applied.transactions:
+        for name in ("account_id", "from_account", "to_account"):
+            value = getattr(tx.payload, name, None)
+            if isinstance(value, str):
+                ids.add(value)
+    return ids
+
+
+@transaction.atomic
+def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> MirrorBlock:
+    """Persist a verified block: the block, its transactions with receipts, touched accounts,
+    outbox rows decided by it, key rotations it committed; publish after commit."""
+    block, header = applied.block, applied.block.header
+    with system_context():
+        row = MirrorBlock.objects.create(
+            height=header.height,
+            hash=block.hash.hex(),
+            parent_hash=header.parent_hash.hex(),
+            epoch=header.epoch,
+            round=header.round,
+            proposer=header.proposer,
+            proposer_name=applied.proposer_name,
+            timestamp_ms=header.timestamp_ms,
+            state_root=header.state_root.hex(),
+            payload_root=header.payload_root.hex(),
+            tx_count=len(block.payload),
+            signers=list(applied.signers),
+            block=block.encoded,
+            certificate=applied.cert.encoded,
+        )
+        MirrorTransaction.objects.bulk_create(
+            [
+                MirrorTransaction(
+                    block=row,
+                    position=i,
+                    hash=tx.tx_hash.hex(),
+                    tx_type=tx.type.name.lower(),
+                    sender=tx.sender,
+                    nonce=tx.nonce,
+                    status=str(receipt.status),
+                    code="" if receipt.code is None else str(receipt.code),
+                    reason=(receipt.reason or "")[:300],
+                    payload=payload_to_json(tx.payload),
+                )
+                for i, (tx, receipt) in enumerate(
+                    zip(applied.transactions, applied.receipts, strict=True)
+                )
+            ]
+        )
+        for account_id in sorted(_touched_accounts(applied)):
+            account = applied.state.account(account_id)
+            if account is not None:
+                MirrorAccount.objects.update_or_create(
+                    account_id=account_id,
+                    defaults={
+                        "currency": account.currency, "owner": account.owner,
+                        "balance": account.balance, "height": header.height,
+                    },
+                )  # fmt: skip
+        for tx, receipt in zip(applied.transactions, applied.receipts, strict=True):
+            outbox_decided(
+                tx.tx_hash.hex(),
+                status=str(receipt.status),
+                height=header.height,
+                code="" if receipt.code is None else str(receipt.code),
+                reason=receipt.reason or "",
+            )
+            if tx.type is TxType.ORG_KEY_ROTATE and str(receipt.status) == "committed":
+                _key_rotation_committed(tx)
+        orgs = dict(
+            Organization.objects.filter(
+                ledger_sender__ledger_id__in=_involved(applied)
+            ).values_list("pk", "slug")
+        )
+    data = events.BlockCommittedData(
+        height=header.height,
+        hash=block.hash.hex(),
+        epoch=header.epoch,
+        round=header.round,
+        proposer=header.proposer,
+        proposer_name=applied.proposer_name,
+        tx_count=len(block.payload),
+        signers=list(applied.signers),
+        timestamp_ms=header.timestamp_ms,
+    )
+    transaction.on_commit(lambda: events.publish_block_committed(data, organizations=orgs))
+    return row
+
+
+def _key_rotation_committed(tx: Transaction) -> None:
+    payload = tx.payload
+    assert isinstance(payload, OrgKeyRotate)
+    new = OrganizationKey.objects.filter(public_key=payload.public_key.hex()).first()
+    if new is None or new.status != OrganizationKey.Status.PENDING:
+        return
+    OrganizationKey.objects.filter(
+        organization_id=new.organization_id, status=OrganizationKey.Status.ACTIVE
+    ).update(status=OrganizationKey.Status.RETIRED, retired_at=timezone.now())
+    new.status = OrganizationKey.Status.ACTIVE
+    new.save(update_fields=["status"])
+
+
+def outbox_decided(
+    tx_hash: str, *, status: str, height: int | None, code: str, reason: str
+) -> None:
+    """Move the outbox row with ``tx_hash`` to committed/rejected (idempotent)."""
+    row = (
+        LedgerOutbox.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .filter(tx_hash=tx_hash)
+        .exclude(status__in=[LedgerOutbox.Status.COMMITTED, LedgerOutbox.Status.REJECTED])
+        .first()
+    )
+    if row is None:
+        return
+    now = timezone.now()
+    row.status = (
+        LedgerOutbox.Status.COMMITTED if status == "committed" else LedgerOutbox.Status.REJECTED
+    )
+    row.height, row.code, row.finished_at, row.updated_at = height, code, now, now
+    row.last_error = reason[:200]
+    row.next_attempt_at = None
+    row.save(
+        update_fields=[
+            "status", "height", "code", "finished_at", "updated_at", "last_error",
+            "next_attempt_at",
+        ]
+    )  # fmt: skip
+    data = events.LedgerTxData(
+        outbox_id=row.pk,
+        tx_type=row.tx_type,
+        tx_hash=tx_hash,
+        status=row.status,
+        height=height,
+        code=code,
+    )
+    org_id, slug = row.organization_id, row.organization.slug
+    transaction.on_commit(lambda: events.publish_ledger_tx(data, organization_id=org_id, slug=slug))

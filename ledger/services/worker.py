@@ -1,0 +1,249 @@
+"""The outbox worker.
+
+Outbox lifecycle (exactly once):
+
+1. ``ledger_submit`` writes a ``pending`` row in the business transaction.
+2. ``outbox_sign_pending`` takes pending rows with ``select_for_update(skip_locked=True)``, takes
+   the organization's next nonce under a row lock on ``LedgerSender``, signs with the active
+   organization key, and stores the signed bytes and hash in the SAME database transaction as
+   the nonce increment. Governance payloads (``org_key_rotate``) get their nonce and wait in
+   ``awaiting_approvals`` (approvals are bound to the carrier's sender and nonce).
+3. ``outbox_submit_due`` posts the stored bytes (any node, failover), then polls the status until
+   ``committed`` / ``rejected``, retrying with exponential back-off. A retry always resubmits the
+   stored bytes: the node deduplicates by hash and the nonce forbids a second application.
+4. The follower marks rows committed/rejected by hash as well (whichever comes first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ledger.client import NodeClient, NodeError, NodeRefused, NodeUnavailable
+from ledger.models import (
+    LedgerOutbox,
+    LedgerSender,
+)
+from ledger.outbox import ledger_id_for, ledger_submit, payload_for
+from ledger.services.mirror import chain_genesis, outbox_decided
+from ledger.services.signing import organization_signing_key
+from ledger.state import (
+    Approval,
+    sign_transaction,
+    with_approvals,
+)
+from tenants.models import Organization
+from tenants.rls import system_context
+
+MAX_BACKOFF_SECONDS = 60.0
+#: Node answers that mean "later", not "never" (a full mempool, a node starting up).
+_RETRY_STATUSES = {408, 425, 429}
+#: Refusals that a later state can lift: an organization whose registration (governance) is
+#: still on its way, a full mempool. Everything else refused at the door is final.
+_RETRY_CODES = {"unknown_sender", "mempool_full"}
+#: Refusals after which the nonce is unused but the sender is sound: fill the gap.
+_GAP_CODES = {"malformed", "oversize"}
+_FILLER_PREFIX = "ledger.nonce-filler."
+
+
+# --- the outbox worker ---------------------------------------------------------------------
+
+
+@dataclass
+class DrainReport:
+    """What one pass of the worker did (row ids per outcome)."""
+
+    signed: list[int] = field(default_factory=list)
+    parked: list[int] = field(default_factory=list)
+    submitted: list[int] = field(default_factory=list)
+    committed: list[int] = field(default_factory=list)
+    rejected: list[int] = field(default_factory=list)
+    retrying: list[int] = field(default_factory=list)
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(0.5 * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
+
+
+def outbox_sign_pending(*, chain_id: str, limit: int = 100) -> DrainReport:
+    """Assign nonces to and sign pending rows (step 2 of the module docstring)."""
+    report = DrainReport()
+    with transaction.atomic():
+        rows = list(
+            LedgerOutbox.objects.select_for_update(skip_locked=True)
+            .filter(status=LedgerOutbox.Status.PENDING, tx_hash="")
+            .order_by("id")[:limit]
+        )
+        for row in rows:
+            _sign(row, chain_id=chain_id, report=report)
+    return report
+
+
+def _sign(row: LedgerOutbox, *, chain_id: str, report: DrainReport) -> None:
+    organization = Organization.objects.get(pk=row.organization_id)
+    key = organization_signing_key(organization=organization)
+    payload = payload_for(row.tx_type, row.payload)
+    now = timezone.now()
+    if row.nonce is None:
+        sender = LedgerSender.objects.select_for_update().get(organization=organization)
+        row.nonce = sender.next_nonce
+        sender.next_nonce += 1
+        sender.save(update_fields=["next_nonce"])
+    if payload.GOVERNED:
+        approvals = [Approval(a["org_id"], bytes.fromhex(a["signature"])) for a in row.approvals]
+        if not approvals:
+            row.status = LedgerOutbox.Status.AWAITING_APPROVALS
+            row.updated_at = now
+            row.save(update_fields=["nonce", "status", "updated_at"])
+            report.parked.append(row.pk)
+            return
+        payload = with_approvals(payload, approvals)  # type: ignore[type-var]
+    tx = sign_transaction(
+        private_key=key,
+        chain_id=chain_id,
+        sender=ledger_id_for(organization),
+        nonce=row.nonce,
+        payload=payload,
+    )
+    row.tx_bytes, row.tx_hash, row.updated_at, row.next_attempt_at = (
+        tx.encoding, tx.tx_hash.hex(), now, now,
+    )  # fmt: skip
+    row.save(update_fields=["nonce", "tx_bytes", "tx_hash", "updated_at", "next_attempt_at"])
+    report.signed.append(row.pk)
+
+
+def outbox_submit_due(
+    *, client: NodeClient, now: datetime | None = None, limit: int = 100
+) -> DrainReport:
+    """Submit signed rows and poll submitted ones whose back-off has elapsed (step 3)."""
+    report = DrainReport()
+    now = now or timezone.now()
+    due = (
+        LedgerOutbox.objects.filter(
+            status__in=[LedgerOutbox.Status.PENDING, LedgerOutbox.Status.SUBMITTED]
+        )
+        .exclude(tx_hash="")
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("nonce", "id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in list(due):
+        with transaction.atomic():
+            row = (
+                LedgerOutbox.objects.select_for_update(skip_locked=True, of=("self",))
+                .select_related("organization")
+                .filter(
+                    pk=pk, status__in=[LedgerOutbox.Status.PENDING, LedgerOutbox.Status.SUBMITTED]
+                )
+                .first()
+            )
+            if row is not None:
+                _advance(row, client=client, now=now, report=report)
+    return report
+
+
+def _advance(row: LedgerOutbox, *, client: NodeClient, now: datetime, report: DrainReport) -> None:
+    row.attempts += 1
+    try:
+        if row.status == LedgerOutbox.Status.SUBMITTED:
+            status = client.tx_status(row.tx_hash)
+            if status.status in ("committed", "rejected"):
+                row.save(update_fields=["attempts"])
+                outbox_decided(
+                    row.tx_hash,
+                    status=status.status,
+                    height=status.height,
+                    code=status.code or "",
+                    reason=status.reason or "",
+                )
+                (report.committed if status.status == "committed" else report.rejected).append(
+                    row.pk
+                )
+                return
+            if status.status == "pending":
+                _retry(row, now, "", report)
+                return
+            # "unknown": the node lost it (restart, mempool eviction): resubmit the same bytes.
+        _submit(row, client=client, now=now, report=report)
+    except NodeRefused as exc:
+        if exc.status in _RETRY_STATUSES or exc.code in _RETRY_CODES:
+            _retry(row, now, f"{exc.code}: {exc.message}", report)
+            return
+        row.save(update_fields=["attempts"])
+        outbox_decided(
+            row.tx_hash, status="rejected", height=None, code=exc.code, reason=exc.message
+        )
+        report.rejected.append(row.pk)
+        _fill_nonce_gap(row, exc.code)
+    except (NodeUnavailable, NodeError) as exc:
+        _retry(row, now, str(exc), report)
+
+
+def _submit(row: LedgerOutbox, *, client: NodeClient, now: datetime, report: DrainReport) -> None:
+    tx_hash, _duplicate = client.submit(bytes(row.tx_bytes or b""))
+    if tx_hash != row.tx_hash:
+        raise NodeUnavailable(f"node answered hash {tx_hash} for {row.tx_hash}")
+    row.status = LedgerOutbox.Status.SUBMITTED
+    row.submitted_at = row.submitted_at or now
+    _retry(row, now, "", report, submitted=True)
+
+
+def _retry(
+    row: LedgerOutbox, now: datetime, error: str, report: DrainReport, *, submitted: bool = False
+) -> None:
+    row.next_attempt_at = now + _backoff(row.attempts)
+    row.last_error = error[:200]
+    row.updated_at = now
+    row.save(
+        update_fields=[
+            "attempts", "status", "submitted_at", "next_attempt_at", "last_error", "updated_at",
+        ]
+    )  # fmt: skip
+    (report.submitted if submitted else report.retrying).append(row.pk)
+
+
+def _fill_nonce_gap(row: LedgerOutbox, code: str) -> None:
+    """A transaction refused at the door did not consume its nonce; later nonces of the same
+    organization would wait forever. Give the nonce back when nothing was signed after it, else
+    queue an ``anchor`` that reuses it (only when the sender itself is sound, and never for a
+    filler, so a broken key cannot loop)."""
+    if row.idempotency_key.startswith(_FILLER_PREFIX) or row.nonce is None:
+        return
+    if not LedgerOutbox.objects.filter(organization=row.organization, nonce__gt=row.nonce).exists():
+        # Nothing waits behind this nonce: give it back instead.
+        LedgerSender.objects.filter(organization=row.organization, next_nonce=row.nonce + 1).update(
+            next_nonce=row.nonce
+        )
+        return
+    if code not in _GAP_CODES:
+        return
+    slug = ledger_id_for(row.organization)
+    commitment = hashlib.sha256(f"nonce-filler:{slug}:{row.nonce}".encode()).hexdigest()
+    filler = ledger_submit(
+        organization=row.organization,
+        tx_type="anchor",
+        payload={"commitment": commitment},
+        idempotency_key=f"{_FILLER_PREFIX}{slug}.{row.nonce}",
+    )
+    if filler.nonce is None:
+        LedgerOutbox.objects.filter(pk=filler.pk).update(nonce=row.nonce)
+
+
+def outbox_drain(*, client: NodeClient | None = None, limit: int = 100) -> DrainReport:
+    """One pass of the worker: sign what is pending, submit and poll what is due."""
+    with system_context():
+        if not LedgerOutbox.objects.filter(
+            status__in=[LedgerOutbox.Status.PENDING, LedgerOutbox.Status.SUBMITTED]
+        ).exists():
+            return DrainReport()
+        client = client or NodeClient()
+        chain_id = str(chain_genesis(client=client).config.chain_id)
+        signed = outbox_sign_pending(chain_id=chain_id, limit=limit)
+        sent = outbox_submit_due(client=client, limit=limit)
+    sent.signed, sent.parked = signed.signed, signed.parked
+    return sent
