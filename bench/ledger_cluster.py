@@ -159,7 +159,8 @@ def run(crypto: str, rate: float, seconds: float, threads: int) -> None:
                 f"{crypto:7} offered {len(sent) / window:7.0f} tx/s (target {rate:.0f}) | "
                 f"committed {len(committed) / span:7.0f} tx/s ({len(committed)}/{len(sent)}) | "
                 f"finality p50 {p(0.50):5.2f} s p99 {p(0.99):5.2f} s | "
-                f"catch-up {behind} blocks in {catch_up:5.1f} s = {behind / catch_up:6.0f} blocks/s",
+                f"catch-up {behind} blocks in {catch_up:5.1f} s = "
+                f"{behind / catch_up:6.0f} blocks/s",
                 flush=True,
             )
         finally:

@@ -58,7 +58,7 @@ class Byzantine:
         if rewritten is None:
             return message
         self.rewritten += 1
-        if self.rewritten in (1, 10, 100, 1000):
+        if self.rewritten in (1, 5, 10, 100, 1000):
             logger.warning("byzantine (%s): %d messages rewritten", self.behaviour, self.rewritten)
         return rewritten
 
