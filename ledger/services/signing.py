@@ -133,7 +133,7 @@ def governance_root(*, outbox: LedgerOutbox) -> str:
     if outbox.nonce is None or chain is None:
         raise LedgerServiceError("not_ready", "The transaction has no nonce yet.")
     payload = payload_for(outbox.tx_type, outbox.payload)
-    if not isinstance(payload, GovernancePayload.__args__):  # type: ignore[attr-defined]
+    if not isinstance(payload, GovernancePayload):
         raise LedgerServiceError("not_governed", "Only governance transactions need approvals.")
     root = compute_governance_root(
         chain_id=_state_chain_id(chain),
