@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connection
 
 from ledger import services
 from ledger.client import NodeClient
@@ -45,7 +46,9 @@ def commit_and_follow_an_acme_anchor(world) -> int:  # type: ignore[no-untyped-d
         Follower(client, services.follower_verifier(client=client), services.mirror_block).run(
             until_height=chain.height
         )
-    return LedgerOutbox.objects.get(idempotency_key="live.anchor").height or 0
+    height = LedgerOutbox.objects.get(idempotency_key="live.anchor").height or 0
+    connection.close()  # this runs in an executor thread: leave no session behind
+    return height
 
 
 async def test_block_committed_reaches_acme_twice_and_mallory_only_on_the_alliance_feed(
