@@ -17,7 +17,7 @@ block it lacks; this node answers such requests from its storage (committed bloc
 plus the replica's certified chain. On every new link, and after each response that advanced the
 tip without reaching the responder's certified chain, the node asks again: a restarted validator
 fetches batches back to back. Every commit certificate is verified by the replica before a block
-is applied, and every block is replayed (``Executor.execute_certified``) before it is stored.
+is applied, and every block is replayed (its state root recomputed) before it is stored.
 """
 
 from __future__ import annotations

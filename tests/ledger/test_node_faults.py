@@ -302,3 +302,28 @@ def test_a_byzantine_validator_changes_nothing_for_the_honest_three(
         load.stop()
     # then the honest three agree on one chain holding every accepted transaction
     check_agreement(cluster, load, [0, 1, 2])
+
+
+def test_all_four_killed_together_resume_from_their_storage(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    # given four validators that committed some load
+    cluster = make_cluster()
+    load = Load(cluster)
+    load.start()
+    try:
+        wait_for("some load to commit", grows(cluster, [0, 1, 2, 3], 5))
+        before = max(heights(cluster, [0, 1, 2, 3]).values())
+        # when all of them are killed at once and restarted
+        for i in range(4):
+            cluster.kill(i)
+        for i in range(4):
+            cluster.start(i)
+        # then they resume from their storage (locks included) and commit on top of it
+        wait_for(
+            "commits after a full restart",
+            lambda: min(heights(cluster, [0, 1, 2, 3]).values(), default=-1) >= before + 3,
+        )
+    finally:
+        load.stop()
+    check_agreement(cluster, load, list(range(4)))
