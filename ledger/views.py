@@ -50,7 +50,7 @@ def blocks(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         # One search box: a height goes to the block, a hash to the transaction or block.
-        if query.isdigit():
+        if query.isdigit() and len(query) < 19:
             return redirect("ledger_block", org=ctx.organization.slug, height=int(query))
         if _HASH.match(query):
             block = selectors.block_list().filter(hash=query.lower()).first()
@@ -64,7 +64,7 @@ def blocks(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
 
 @org_view(Role.VIEWER)
 def block_detail(request: HttpRequest, ctx: OrgContext, height: int) -> HttpResponse:
-    block = selectors.block_get(height=height)
+    block = selectors.block_get(height=height) if height < 2**63 else None
     if block is None:
         raise Http404("No such block")
     txs = block.transactions.order_by("position")

@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, mixins
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -56,7 +57,7 @@ class BlockDetailView(APIView):
 
     @extend_schema(responses={200: s.BlockDetailSerializer})
     def get(self, request: Request, height: int) -> Response:
-        block = selectors.block_get(height=height)
+        block = selectors.block_get(height=height) if height < 2**63 else None
         if block is None:
             raise _not_found("block")
         return Response(s.BlockDetailSerializer(block).data)
@@ -65,7 +66,15 @@ class BlockDetailView(APIView):
 class TransactionDetailView(APIView):
     """A mirrored transaction by its hash (lookup)."""
 
-    @extend_schema(responses={200: s.TransactionSerializer})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "tx_hash", OpenApiTypes.STR, OpenApiParameter.PATH,
+                pattern="^[0-9a-fA-F]{64}$", description="SHA-256 of the encoded transaction.",
+            )
+        ],
+        responses={200: s.TransactionSerializer},
+    )  # fmt: skip
     def get(self, request: Request, tx_hash: str) -> Response:
         if not _HASH.match(tx_hash):
             raise ApiError(code="invalid_hash", message="A hash is 64 hex digits.")

@@ -203,3 +203,11 @@ def test_the_worker_and_follower_commands_drain_and_mirror(world, mirrored, sett
     # then the queued row is committed and every block is mirrored
     assert LedgerOutbox.objects.get(idempotency_key="api.queued").status == "committed"
     assert MirrorBlock.objects.count() == mirrored.height
+
+
+def test_a_height_beyond_any_integer_column_is_simply_not_found(world) -> None:  # type: ignore[no-untyped-def]
+    api = api_as(world.bob, world.acme)
+    ui = Client()
+    assert ui.login(username="bob", password=PASSWORD)
+    assert api.get(f"/api/v1/ledger/blocks/{10**30}/").status_code == 404
+    assert ui.get(f"/o/acme/ledger/blocks/{10**30}/").status_code == 404
