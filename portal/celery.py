@@ -30,6 +30,9 @@ app.conf.update(
     task_routes={"biometrics.tasks.*": {"queue": "biometrics"}},
     broker_connection_retry_on_startup=True,
     result_expires=3600,
-    beat_schedule={},
+    beat_schedule={
+        # Erase templates unused past each organization's retention period.
+        "biometrics-retention": {"task": "biometrics.tasks.retention_apply", "schedule": 3600.0},
+    },
 )
 app.autodiscover_tasks()

@@ -253,6 +253,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrganizationStatusEnum": "tenants.models.Organization.Status",
         "RoleEnum": "tenants.roles.Role",
+        "SubjectStatusEnum": "biometrics.models.Subject.Status",
+        "EnrollmentStatusEnum": "biometrics.models.Enrollment.Status",
     },
     # Swagger UI assets come from the drf-spectacular-sidecar package and are served locally.
     "SWAGGER_UI_DIST": "SIDECAR",
