@@ -216,3 +216,44 @@ def test_the_worker_publishes_ledger_tx_on_the_organizations_feed_after_commit(
         (world.acme.pk, "ledger.tx", "committed")
     ]
     assert sent[0][1]["data"]["height"] == row.height and sent[0][1]["organization"] == "acme"
+
+
+def test_a_worker_that_dies_after_posting_resubmits_the_same_transaction_once(
+    world, chain, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    # given a worker that crashes right after the node accepted the transaction
+    from ledger.services import worker
+
+    row = ledger_submit(
+        organization=world.acme,
+        tx_type="anchor",
+        payload={"commitment": COMMITMENT},
+        idempotency_key="test.crash",
+    )
+    real_submit = worker._submit
+
+    def crash_after_post(row, **kwargs):  # type: ignore[no-untyped-def]
+        kwargs["client"].submit(bytes(row.tx_bytes))
+        raise Boom("worker killed")
+
+    with nodes(chain, 1) as (node,):
+        client = NodeClient([node.url], timeout=2)
+        monkeypatch.setattr(worker, "_submit", crash_after_post)
+        with pytest.raises(Boom):
+            services.outbox_drain(client=client)
+        row.refresh_from_db()
+        signed_hash = row.tx_hash
+        # when a new worker runs (the crashed pass left the row pending) until it commits
+        monkeypatch.setattr(worker, "_submit", real_submit)
+        LedgerOutbox.objects.update(next_attempt_at=None)
+        services.outbox_drain(client=client)
+        chain.commit_pending()
+        LedgerOutbox.objects.update(next_attempt_at=None)
+        services.outbox_drain(client=client)
+    row.refresh_from_db()
+    # then the same signed transaction was sent again, the node saw it once, and it committed
+    assert row.tx_hash == signed_hash and row.status == "committed"
+    committed = [
+        Transaction.decode(tx).tx_hash.hex() for c in chain.committed for tx in c.block.payload
+    ]
+    assert committed == [signed_hash]
