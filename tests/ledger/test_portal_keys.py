@@ -1,0 +1,58 @@
+"""Organization keys sealed at rest, and the strict parsing of the key-encryption key."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from ledger import conf, keys
+
+
+def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(settings) -> None:  # type: ignore[no-untyped-def]
+    # given a key sealed for organization 7
+    settings.LEDGER_KEY_ENCRYPTION_KEY = "11" * 32
+    private_key = keys.generate()
+    sealed = keys.seal(private_key, organization_id=7)
+    # when opened for 7 / for 8 / after the KEK changed
+    opened = keys.open_key(sealed, organization_id=7)
+    with pytest.raises(keys.KeyUnsealError):
+        keys.open_key(sealed, organization_id=8)
+    settings.LEDGER_KEY_ENCRYPTION_KEY = "22" * 32
+    with pytest.raises(keys.KeyUnsealError):
+        keys.open_key(sealed, organization_id=7)
+    # then only the first gives the key back, and the ciphertext does not contain it
+    assert opened.private_bytes_raw() == private_key.private_bytes_raw()
+    assert private_key.private_bytes_raw() not in sealed.ciphertext
+    assert sealed.public_key == keys.public_key_hex(private_key)
+
+
+def test_the_key_encryption_key_is_parsed_strictly(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.LEDGER_KEY_ENCRYPTION_KEY = base64.b64encode(bytes(range(32))).decode()
+    assert conf.key_encryption_key() == bytes(range(32))
+    for bad in ("abc", "00" * 16, "zz" * 32):
+        settings.LEDGER_KEY_ENCRYPTION_KEY = bad
+        with pytest.raises(ImproperlyConfigured):
+            conf.key_encryption_key()
+
+
+def test_production_refuses_to_derive_a_key_encryption_key(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # given production without LEDGER_KEY_ENCRYPTION_KEY
+    settings.LEDGER_KEY_ENCRYPTION_KEY = None
+    monkeypatch.delenv("LEDGER_KEY_ENCRYPTION_KEY", raising=False)
+    settings.PRODUCTION = False
+    development = conf.key_encryption_key()
+    # then development derives a stable key from SECRET_KEY, production fails loudly
+    assert len(development) == 32 and conf.key_encryption_key() == development
+    settings.PRODUCTION = True
+    with pytest.raises(ImproperlyConfigured):
+        conf.key_encryption_key()
+
+
+def test_node_urls_must_be_http_urls(settings) -> None:  # type: ignore[no-untyped-def]
+    settings.LEDGER_NODE_URLS = "http://a:1/, https://b:2"
+    assert conf.node_urls() == ["http://a:1", "https://b:2"]
+    settings.LEDGER_NODE_URLS = ["ftp://x"]
+    with pytest.raises(ImproperlyConfigured):
+        conf.node_urls()
