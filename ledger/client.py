@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -71,12 +72,25 @@ class NodeClient:
         self.timeout = timeout if timeout is not None else conf.http_timeout()
         self._transport = transport
         self._preferred = 0
+        self._client: httpx.Client | None = None
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _http(self, *, read_timeout: float | None = None) -> httpx.Client:
+    def _new_client(self, *, read_timeout: float | None = None) -> httpx.Client:
         timeout = httpx.Timeout(self.timeout, read=read_timeout or self.timeout)
         return httpx.Client(timeout=timeout, transport=self._transport)
+
+    @contextmanager
+    def _http(self) -> Iterator[httpx.Client]:
+        """The shared client (kept-alive connections: one worker pass makes many calls)."""
+        if self._client is None:
+            self._client = self._new_client()
+        yield self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
     def order(self) -> list[int]:
         """Node indices, the last good one first."""
@@ -169,7 +183,7 @@ class NodeClient:
         node."""
         url = self.urls[node]
         with (
-            self._http(read_timeout=STREAM_READ_TIMEOUT) as http,
+            self._new_client(read_timeout=STREAM_READ_TIMEOUT) as http,
             http.stream("GET", f"{url}/v1/blocks", params={"from": from_height}) as response,
         ):
             if response.status_code != 200:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -73,6 +74,7 @@ def _backoff(attempts: int) -> timedelta:
 def outbox_sign_pending(*, chain_id: str, limit: int = 100) -> DrainReport:
     """Assign nonces to and sign pending rows (step 2 of the module docstring)."""
     report = DrainReport()
+    signers: dict[int, tuple[Organization, Any, str]] = {}  # opened once per pass
     with transaction.atomic():
         rows = list(
             LedgerOutbox.objects.select_for_update(skip_locked=True)
@@ -80,13 +82,25 @@ def outbox_sign_pending(*, chain_id: str, limit: int = 100) -> DrainReport:
             .order_by("id")[:limit]
         )
         for row in rows:
-            _sign(row, chain_id=chain_id, report=report)
+            if row.organization_id not in signers:
+                organization = Organization.objects.get(pk=row.organization_id)
+                signers[row.organization_id] = (
+                    organization,
+                    organization_signing_key(organization=organization),
+                    ledger_id_for(organization),
+                )
+            _sign(row, signers[row.organization_id], chain_id=chain_id, report=report)
     return report
 
 
-def _sign(row: LedgerOutbox, *, chain_id: str, report: DrainReport) -> None:
-    organization = Organization.objects.get(pk=row.organization_id)
-    key = organization_signing_key(organization=organization)
+def _sign(
+    row: LedgerOutbox,
+    signer: tuple[Organization, Any, str],
+    *,
+    chain_id: str,
+    report: DrainReport,
+) -> None:
+    organization, key, sender_id = signer
     payload = payload_for(row.tx_type, row.payload)
     now = timezone.now()
     if row.nonce is None:
@@ -106,7 +120,7 @@ def _sign(row: LedgerOutbox, *, chain_id: str, report: DrainReport) -> None:
     tx = sign_transaction(
         private_key=key,
         chain_id=chain_id,
-        sender=ledger_id_for(organization),
+        sender=sender_id,
         nonce=row.nonce,
         payload=payload,
     )
@@ -241,9 +255,14 @@ def outbox_drain(*, client: NodeClient | None = None, limit: int = 100) -> Drain
             status__in=[LedgerOutbox.Status.PENDING, LedgerOutbox.Status.SUBMITTED]
         ).exists():
             return DrainReport()
+        own_client = client is None
         client = client or NodeClient()
-        chain_id = str(chain_genesis(client=client).config.chain_id)
-        signed = outbox_sign_pending(chain_id=chain_id, limit=limit)
-        sent = outbox_submit_due(client=client, limit=limit)
+        try:
+            chain_id = str(chain_genesis(client=client).config.chain_id)
+            signed = outbox_sign_pending(chain_id=chain_id, limit=limit)
+            sent = outbox_submit_due(client=client, limit=limit)
+        finally:
+            if own_client:
+                client.close()
     sent.signed, sent.parked = signed.signed, signed.parked
     return sent
