@@ -81,7 +81,8 @@ def validator_health(*, client: NodeClient | None = None) -> list[dict[str, Any]
     if cached is not None:
         return list(cached)
     try:
-        client = client or NodeClient()
+        # A short timeout: this runs on a request thread and a hung node must not hang the page.
+        client = client or NodeClient(timeout=min(conf.http_timeout(), 1.0))
     except NodeUnavailable:
         return []
     statuses = client.statuses()
@@ -107,7 +108,8 @@ class MirrorVerdict:
 
 def mirror_verify() -> MirrorVerdict:
     """Re-check the mirrored chain from genesis: hash links, every certificate (verify_commit),
-    state roots by replay, and that the mirrored rows say what the verified blocks say."""
+    state roots by replay, that the mirrored rows say what the verified blocks say, and that the
+    mirrored balances are those of the replayed state."""
     chain = MirrorChain.objects.first()
     if chain is None:
         return MirrorVerdict(0, 0, 0, "", bad_height=0, reason="no chain pinned")
@@ -141,7 +143,19 @@ def mirror_verify() -> MirrorVerdict:
         blocks += 1
         transactions += len(applied.transactions)
         expected += 1
-    return MirrorVerdict(blocks, transactions, verifier.height, verifier.state.root.hex())
+    root = verifier.state.root.hex()
+    replayed = {a.account_id: (a.currency, a.owner, a.balance) for a in verifier.state.accounts()}
+    mirrored = {
+        row[0]: row[1:]
+        for row in MirrorAccount.objects.values_list("account_id", "currency", "owner", "balance")
+    }
+    for account_id in sorted(set(replayed) | set(mirrored)):
+        if replayed.get(account_id) != mirrored.get(account_id):
+            return MirrorVerdict(
+                blocks, transactions, verifier.height, root, bad_height=verifier.height,
+                reason=f"mirrored account {account_id} differs from the replayed state",
+            )  # fmt: skip
+    return MirrorVerdict(blocks, transactions, verifier.height, root)
 
 
 def _check_row(row: MirrorBlock, applied: Any) -> None:

@@ -194,6 +194,19 @@ def test_ledger_verify_accepts_the_mirror_and_finds_the_first_tampered_block(
     MirrorTransaction.objects.filter(pk=tx.pk).update(status="committed")
 
 
+def test_ledger_verify_catches_a_tampered_balance(world, chain, capsys) -> None:  # type: ignore[no-untyped-def]
+    # given a mirrored chain whose genesis funded acme:eur with 1,000
+    chain.run_until(2)
+    with nodes(chain, 1) as (node,):
+        follow(NodeClient([node.url], timeout=2), 2)
+    # when the mirrored balance is raised
+    MirrorAccount.objects.filter(account_id="acme:eur").update(balance=1_000_000)
+    # then ledger_verify reports it
+    with pytest.raises(SystemExit):
+        call_command("ledger_verify")
+    assert "mirrored account acme:eur differs" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("what", ["certificate", "state_root", "block"])
 def test_ledger_verify_catches_a_tampered_certificate_state_root_or_block(
     world, chain, capsys, what

@@ -32,5 +32,9 @@ class Command(BaseCommand):
             self.stdout.write(f"ledger follower: mirror at height {verifier.height}")
             follower = Follower(client, verifier, services.mirror_block)
             deadline = None if options["seconds"] is None else time.monotonic() + options["seconds"]
-            height = follower.run(until_height=options["until_height"], deadline=deadline)
+            try:
+                height = follower.run(until_height=options["until_height"], deadline=deadline)
+            except KeyboardInterrupt:
+                # Every mirrored block was written atomically: stopping here loses nothing.
+                height = verifier.height
         self.stdout.write(f"ledger follower: stopped at height {height}")
