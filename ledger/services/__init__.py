@@ -13,6 +13,7 @@ from ledger.services.signing import (
     organization_key_ensure,
     organization_key_import,
     organization_key_rotate,
+    organization_register_sponsor,
     organization_signing_key,
     outbox_approval_add,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "organization_key_ensure",
     "organization_key_import",
     "organization_key_rotate",
+    "organization_register_sponsor",
     "organization_signing_key",
     "outbox_approval_add",
     "outbox_drain",

@@ -127,6 +127,26 @@ def organization_key_rotate(*, organization: Organization) -> LedgerOutbox:
     )
 
 
+@transaction.atomic
+def organization_register_sponsor(
+    *, sponsor: Organization, organization: Organization
+) -> LedgerOutbox:
+    """Queue ``org_register`` of ``organization``'s key (generated if needed), carried by
+    ``sponsor``, a member already on the ledger.
+
+    A new organization cannot send its own registration (the ledger does not know it yet). Like
+    every governance transaction it is parked for approvals of more than two thirds of the
+    validator organizations; once committed, the organization's queued rows (retried meanwhile
+    as ``unknown_sender``) go through."""
+    key = organization_key_ensure(organization=organization)
+    return ledger_submit(
+        organization=sponsor,
+        tx_type="org_register",
+        payload={"org_id": ledger_id_for(organization), "public_key": key.public_key},
+        idempotency_key=f"ledger.org_register.{key.public_key}",
+    )
+
+
 def governance_root(*, outbox: LedgerOutbox) -> str:
     """What each approving validator organization signs for a parked governance row (hex)."""
     chain = MirrorChain.objects.first()

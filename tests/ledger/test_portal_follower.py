@@ -227,3 +227,34 @@ def test_ledger_verify_catches_a_tampered_certificate_state_root_or_block(
     with pytest.raises(SystemExit):
         call_command("ledger_verify")
     assert "BAD block 2" in capsys.readouterr().err
+
+
+def test_a_sponsored_registration_lets_a_new_organizations_queued_rows_through(
+    world, chain
+) -> None:  # type: ignore[no-untyped-def]
+    # given globex, unknown to the ledger, with a queued anchor retried as unknown_sender
+    anchor = ledger_submit(
+        organization=world.globex, tx_type="anchor", payload={"commitment": COMMITMENT},
+        idempotency_key="reg.anchor",
+    )  # fmt: skip
+    with nodes(chain, 1) as (node,):
+        client = NodeClient([node.url], timeout=2)
+        services.outbox_drain(client=client)
+        anchor.refresh_from_db()
+        assert anchor.last_error.startswith("unknown_sender")
+        # when acme sponsors its registration and three validator organizations approve it
+        call_command("ledger_register", "--org", "globex", "--sponsor", "acme")
+        services.outbox_drain(client=client)
+        row = LedgerOutbox.objects.get(tx_type="org_register")
+        root = bytes.fromhex(services.governance_root(outbox=row))
+        for org in VALIDATOR_ORGS[:3]:
+            services.outbox_approval_add(
+                outbox=row, org_id=org, signature=org_key(org).sign(root).hex()
+            )
+        drain_and_commit(chain, client)  # the registration commits
+        drain_and_commit(chain, client)  # globex's anchor is resubmitted and commits
+        services.outbox_drain(client=client)
+    # then both are committed, the anchor with globex's nonce 1
+    row.refresh_from_db()
+    anchor.refresh_from_db()
+    assert (row.status, anchor.status, anchor.nonce) == ("committed", "committed", 1)
