@@ -65,8 +65,17 @@ def organization_key_import(
     """Make ``organization`` act on the ledger as ``ledger_id`` with an existing Ed25519 key
     (a devnet member's ``DIR/orgs/<org>.ed25519``, or a key registered by governance elsewhere).
 
-    Refused with ``LedgerServiceError(key_in_use)`` once the organization has signed anything:
-    its nonces belong to the old identity."""
+    Idempotent for the same key and ledger id. Refused with ``LedgerServiceError(key_in_use)``
+    once the organization has signed anything with another key: its nonces belong to the old
+    identity."""
+    already = OrganizationKey.objects.filter(
+        organization=organization,
+        status=OrganizationKey.Status.ACTIVE,
+        public_key=keys.public_key_hex(private_key),
+        organization__ledger_sender__ledger_id=ledger_id,
+    ).first()
+    if already is not None:
+        return already  # imported before: a repeated setup step is a no-op
     if LedgerOutbox.objects.filter(organization=organization, nonce__isnull=False).exists():
         raise LedgerServiceError("key_in_use", "The organization has already signed transactions.")
     sealed = keys.seal(private_key, organization_id=organization.pk)

@@ -56,3 +56,34 @@ def test_node_urls_must_be_http_urls(settings) -> None:  # type: ignore[no-untyp
     settings.LEDGER_NODE_URLS = ["ftp://x"]
     with pytest.raises(ImproperlyConfigured):
         conf.node_urls()
+
+
+def test_importing_the_same_key_again_is_a_no_op_and_another_key_is_refused_once_used(
+    world,
+) -> None:  # type: ignore[no-untyped-def]
+    # given acme imported as member-00 and a signed row
+    from ledger import services
+    from ledger.models import LedgerOutbox, LedgerSender, OrganizationKey
+    from tests.ledger.test_portal_support import org_key
+
+    first = services.organization_key_import(
+        organization=world.acme,
+        ledger_id="member-00",
+        private_key=org_key("member-00"),
+        next_nonce=5,
+    )
+    LedgerOutbox.objects.create(
+        organization=world.acme, tx_type="anchor", payload={}, idempotency_key="k", nonce=5
+    )
+    # when the same import runs again, then with another key
+    again = services.organization_key_import(
+        organization=world.acme, ledger_id="member-00", private_key=org_key("member-00")
+    )
+    with pytest.raises(services.LedgerServiceError):
+        services.organization_key_import(
+            organization=world.acme, ledger_id="member-01", private_key=org_key("member-01")
+        )
+    # then nothing changed
+    assert again.pk == first.pk
+    assert LedgerSender.objects.get(organization=world.acme).next_nonce == 5
+    assert OrganizationKey.objects.filter(organization=world.acme, status="active").count() == 1
