@@ -65,6 +65,10 @@ Reconfigure = Callable[[Block], "ValidatorSet | None"]
 #: Committed blocks (ending with the reconfiguration) broadcast when an epoch ends.
 _EPOCH_PROOF_BLOCKS = 4
 
+#: Re-sends of an unanswered ``SyncRequest`` (one per ``sync_retry_ms``, rotating over the peers)
+#: before the replica waits for a new message to show it what it lacks.
+_SYNC_RETRIES = 8
+
 
 class Replica:
     """One validator's consensus state; see the module docstring and docs/ledger.md."""
@@ -106,13 +110,26 @@ class Replica:
         self._committed: list[CommittedBlock] = []
         self._tip = genesis
         self._certs = CertificateCache(chain_id)
-        self._sync_pending: tuple[int, int] | None = None  # (peer, sent at ms)
+        # (peer, sent at ms, target block hash, re-sends left)
+        self._sync_pending: tuple[int, int, bytes, int] | None = None
         self._buffered: tuple[int, Proposal] | None = None
         self._in_propose = False
         self._propose_later = False
         self._reset_epoch(validator_set, genesis)
         state = safety if safety is not None else SafetyState(validator_set.epoch)
         self._safety = SafetyRules.enter_epoch(state, validator_set.epoch, genesis.round)
+        self._restore_round()
+
+    def _restore_round(self) -> None:
+        """After a restart, resume in the round the persisted QC and TC justify (the lock's QC
+        and the last TC may exist nowhere else; docs/ledger.md "Known liveness bugs")."""
+        s, pm = self._safety, self._pacemaker
+        if s.epoch != self.epoch:
+            return
+        if s.high_qc is not None:
+            pm.round = max(pm.round, s.high_qc.round + 1)
+        if s.last_tc is not None:
+            pm.round = max(pm.round, s.last_tc.round + 1)
 
     def _reset_epoch(self, validator_set: ValidatorSet, root: Block) -> None:
         self._vset = validator_set
@@ -189,7 +206,8 @@ class Replica:
         """Arm the first round timer (and propose if this replica leads it)."""
         effects: list[Effect] = []
         before = self._safety
-        self._enter_round(self._pacemaker.round, now_ms, None, effects, force=True)
+        tc = self._safety.last_tc if self._safety.epoch == self.epoch else None
+        self._enter_round(self._pacemaker.round, now_ms, tc, effects, force=True)
         return self._finish(before, effects, now_ms)
 
     def on_message(self, sender: int, message: Message, now_ms: int) -> list[Effect]:
@@ -210,11 +228,7 @@ class Replica:
         """docs/ledger.md "Pacemaker": local timeout and re-broadcast when the round timer fires."""
         before = self._safety
         effects: list[Effect] = []
-        if (
-            self._sync_pending is not None
-            and now_ms >= self._sync_pending[1] + self.params.sync_retry_ms
-        ):
-            self._sync_pending = None
+        self._retry_sync(now_ms, effects)
         if self._propose_later:
             self._propose_later = False
             self._propose(now_ms, effects)
@@ -419,11 +433,12 @@ class Replica:
         self._require_qc(hq)
         if last_tc is not None:
             self._require_tc(last_tc)
-        if self._pacemaker.timeouts.existing(msg) is not None:
-            return []
+        # A duplicate is not collected again, but its certificates are still looked at: after a
+        # lost SyncResponse, the re-broadcast timeouts are what shows us that we lag (seed 149).
+        duplicate = self._pacemaker.timeouts.existing(msg) is not None
         tc: TimeoutCert | None = None
         bad: tuple[int, ...] = ()
-        if msg.round >= round_after:
+        if msg.round >= round_after and not duplicate:
             tc, bad = self._pacemaker.timeouts.prepare_tc(msg, self._vset, self.chain_id)
         # -- apply --
         effects: list[Effect] = []
@@ -433,7 +448,7 @@ class Replica:
             return self._finish(before, effects, now_ms)
         if last_tc is not None:
             self._process_tc(last_tc, now_ms, effects)
-        if msg.round >= self._pacemaker.round:
+        if msg.round >= self._pacemaker.round and not duplicate:
             self._pacemaker.timeouts.add(msg, bad)
             if tc is not None:
                 self._process_tc(tc, now_ms, effects)
@@ -447,7 +462,7 @@ class Replica:
         return self._finish(before, effects, now_ms)
 
     def _local_timeout(self, now_ms: int, effects: list[Effect]) -> None:
-        pm, high_qc = self._pacemaker, self._tree.high_qc
+        pm, high_qc = self._pacemaker, self._high_qc()
         round = pm.round
         if not self._is_member:
             return
@@ -471,6 +486,14 @@ class Replica:
             effects.append(SetTimer(pm.rearm(now_ms, high_qc.round)))
 
     # -- certificates, rounds, commits ----------------------------------------------------------
+
+    def _high_qc(self) -> QuorumCert:
+        """The highest QC to report: the tree's, or the persisted one that raised the lock when
+        a restart lost its block (peers that lack the block sync it from the QC's signers)."""
+        kept, tree_qc = self._safety.high_qc, self._tree.high_qc
+        if kept is not None and kept.epoch == self.epoch and kept.round > tree_qc.round:
+            return kept
+        return tree_qc
 
     def _require_qc(self, qc: QuorumCert) -> None:
         if qc == self._tree.root_qc or self._tree.get_qc(qc.block_hash) == qc:
@@ -505,6 +528,8 @@ class Replica:
 
     def _process_tc(self, tc: TimeoutCert, now_ms: int, effects: list[Effect]) -> None:
         if tc.epoch == self.epoch and tc.round >= self._pacemaker.round:
+            # Persisted: the TC may exist only here, and a restart must resume in its round.
+            self._safety = SafetyRules.observe_tc(self._safety, tc)
             self._enter_round(tc.round + 1, now_ms, tc, effects)
 
     def _commit(self, item: CommittedBlock, now_ms: int, effects: list[Effect]) -> None:
@@ -544,7 +569,7 @@ class Replica:
         pm = self._pacemaker
         if round <= pm.round and not force:
             return
-        deadline = pm.enter_round(round, now_ms, self._tree.high_qc.round, tc)
+        deadline = pm.enter_round(round, now_ms, self._high_qc().round, tc)
         self._votes.prune_below(round - 1)
         self._proposals = {r: h for r, h in self._proposals.items() if r >= round}
         effects.append(SetTimer(deadline))
@@ -601,8 +626,37 @@ class Replica:
             return
         if peer == self.index:
             return
-        self._sync_pending = (peer, now_ms)
+        self._send_sync(peer, target, _SYNC_RETRIES, now_ms, effects)
+
+    def _send_sync(
+        self, peer: int, target: bytes, retries: int, now_ms: int, effects: list[Effect]
+    ) -> None:
+        self._sync_pending = (peer, now_ms, target, retries)
         effects.append(Send(peer, SyncRequest(self.epoch, self._tip.height, target)))
+        if retries > 0:
+            self._wake_at(now_ms + self.params.sync_retry_ms, effects)
+
+    def _wake_at(self, at_ms: int, effects: list[Effect]) -> None:
+        """Request a tick at ``at_ms`` without losing the round timer for callers that keep only
+        the latest ``SetTimer``: the earlier of the two comes last, and that tick re-arms."""
+        deadline = self._pacemaker.deadline_ms
+        effects.extend(SetTimer(t) for t in sorted({at_ms, deadline}, reverse=True))
+
+    def _retry_sync(self, now_ms: int, effects: list[Effect]) -> None:
+        """An unanswered request (lost, or its peer crashed) is re-sent to the next peer, a
+        bounded number of times; afterwards a new message showing the gap starts it again."""
+        pending = self._sync_pending
+        if pending is None or now_ms < pending[1] + self.params.sync_retry_ms:
+            return
+        peer, _, target, retries = pending
+        self._sync_pending = None
+        if retries <= 0 or target in self._tree or self._vset.n < 2:
+            effects.append(SetTimer(self._pacemaker.deadline_ms))  # a sync tick: keep the round's
+            return
+        nxt = (peer + 1) % self._vset.n
+        if nxt == self.index:
+            nxt = (nxt + 1) % self._vset.n
+        self._send_sync(nxt, target, retries - 1, now_ms, effects)
 
     def _future_epoch(self, sender: int, target: bytes, now_ms: int) -> list[Effect]:
         """A message from a later epoch cannot be checked yet: ask its sender to catch us up."""

@@ -30,12 +30,23 @@ class SafetyState:
       timeouts and only times out with a high QC at least this high.
     - ``highest_timeout_round``: highest round it signed a timeout for.
     - ``epoch``: the epoch these rounds belong to; the rules refuse to sign for any other epoch.
+    - ``high_qc``: the QC that raised ``preferred_round`` (None while the lock is the epoch's
+      root). Without it a restarted validator could not time out (its high QC would be below its
+      lock), and if nobody else held that QC the chain would stall.
+    - ``last_tc``: the highest TC it entered a round through. A restarted validator re-enters
+      that round and hands the TC on in its timeouts; without it, a validator that alone formed
+      the TC and then timed out in the next round could sign nothing the others need.
+
+    Both certificates were verified before they were recorded; like DiemBFT's persisted block
+    store and highest certificates, they are trusted as the validator's own durable memory.
     """
 
     epoch: int
     last_voted_round: int = 0
     preferred_round: int = 0
     highest_timeout_round: int = 0
+    high_qc: QuorumCert | None = None
+    last_tc: TimeoutCert | None = None
 
 
 class SafetyRules:
@@ -49,10 +60,19 @@ class SafetyRules:
 
     @staticmethod
     def observe_qc(state: SafetyState, qc: QuorumCert) -> SafetyState:
-        """Raise the lock (preferred round) to a QC of the current epoch."""
+        """Raise the lock (preferred round) to a QC of the current epoch, remembering the QC."""
         if qc.epoch != state.epoch or qc.round <= state.preferred_round:
             return state
-        return replace(state, preferred_round=qc.round)
+        return replace(state, preferred_round=qc.round, high_qc=qc)
+
+    @staticmethod
+    def observe_tc(state: SafetyState, tc: TimeoutCert) -> SafetyState:
+        """Remember the highest TC of the current epoch (so its round survives a crash)."""
+        if tc.epoch != state.epoch or (
+            state.last_tc is not None and tc.round <= state.last_tc.round
+        ):
+            return state
+        return replace(state, last_tc=tc)
 
     @staticmethod
     def enter_epoch(state: SafetyState, epoch: int, root_round: int) -> SafetyState:
@@ -90,11 +110,7 @@ class SafetyRules:
             raise SafetyViolation("vote for another epoch")
         if not self.is_safe_to_vote(state, block.round, qc.round, tc):
             raise SafetyViolation(f"not safe to vote in round {block.round}")
-        new_state = replace(
-            state,
-            last_voted_round=block.round,
-            preferred_round=max(state.preferred_round, qc.round),
-        )
+        new_state = replace(self.observe_qc(state, qc), last_voted_round=block.round)
         root = compute_vote_signing_root(self._chain_id, state.epoch, block.round, block.hash)
         signature = self._crypto.Sign(self._secret_key, root)
         return new_state, Vote(state.epoch, block.round, block.hash, self._index, signature)
