@@ -6,6 +6,7 @@ commit certificate is verified against the pinned validator set before it is mir
 
 from __future__ import annotations
 
+import logging
 import time
 from argparse import ArgumentParser
 from typing import Any
@@ -26,6 +27,8 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=None, help="stop after this long")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # One INFO line per HTTP request would drown what this command reports.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         client = NodeClient()
         with system_context():
             verifier = services.follower_verifier(client=client)

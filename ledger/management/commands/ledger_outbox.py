@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from argparse import ArgumentParser
 from typing import Any
@@ -23,6 +24,8 @@ class Command(BaseCommand):
         parser.add_argument("--limit", type=int, default=100)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # One INFO line per HTTP request would drown what this command reports.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         while True:
             try:
                 report = services.outbox_drain(limit=options["limit"])
