@@ -50,6 +50,11 @@ __all__ = [
 DEVNET_CHAIN_ID = "alliance-devnet"
 GENESIS_BALANCE = 10**12
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
+#: py_ecc spends ~0.4 s of CPU per signature check and ~0.1 s per signature: a round takes
+#: seconds on a shared machine, so the round timeout must be well above that or nothing commits.
+DEFAULT_PARAMS: dict[str, dict[str, int]] = {
+    "py_ecc": {"base_timeout_ms": 8_000, "max_timeout_ms": 60_000, "max_clock_drift_ms": 30_000}
+}
 
 
 def org_id(index: int) -> str:
@@ -159,7 +164,7 @@ def prepare_devnet(
                 if j != i
             ],
             "crypto": crypto,
-            "params": params or {},
+            "params": params if params is not None else DEFAULT_PARAMS.get(crypto, {}),
         }
         config_data.update((extra or {}).get(i, {}))
         path = folder / "config.json"
