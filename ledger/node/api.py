@@ -205,7 +205,11 @@ class ApiServer:
             return 200, found
         if path == "/v1/test/partition" and method == "POST" and self._test_faults:
             data = _json_body(body)
-            node.partition([int(i) for i in data["peers"]], int(data["duration_ms"]) / 1000)
+            try:
+                peers, duration_s = [int(i) for i in data["peers"]], int(data["duration_ms"]) / 1000
+            except (KeyError, TypeError, ValueError):
+                raise _HttpError(400, "bad_request", 'expected {"peers", "duration_ms"}') from None
+            node.partition(peers, duration_s)
             return 200, {"ok": True}
         raise _HttpError(404, "not_found", f"no route {method} {path}")
 

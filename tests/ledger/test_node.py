@@ -388,3 +388,32 @@ def test_a_single_validator_commits_a_submitted_transaction_and_keeps_it_across_
     # then its height and the transaction's record survived
     assert status2["height"] >= 7
     assert found["status"] == "committed" and found["height"] == status["height"]
+
+
+def test_the_api_answers_bad_requests_with_the_one_error_shape(
+    single: NodeConfig, spec: ChainSpec
+) -> None:
+    async def probe(client: httpx.AsyncClient) -> list[tuple[int, str]]:
+        answers = [
+            await client.post("/v1/txs", content=b"{not json"),
+            await client.post("/v1/txs", content=b"x" * (300 * 1024)),
+            await client.post("/v1/txs", json={"tx": "zz"}),
+            await client.get("/v1/txs/zz"),
+            await client.get("/v1/blocks/999999"),
+            await client.get("/v1/nothing"),
+            await client.post("/v1/test/partition", json={"peers": [1], "duration_ms": 1}),
+        ]
+        return [(a.status_code, a.json()["error"]["code"]) for a in answers]
+
+    # when malformed, oversize, unknown and test-only requests are sent to a node
+    answers = asyncio.run(_run_node(single, spec, probe))
+    # then each gets its status and a JSON error code (the fault hook is off outside tests)
+    assert answers == [
+        (400, "malformed"),
+        (413, "oversize"),
+        (400, "malformed"),
+        (400, "malformed"),
+        (404, "not_found"),
+        (404, "not_found"),
+        (404, "not_found"),
+    ]
