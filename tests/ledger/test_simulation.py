@@ -298,8 +298,9 @@ def harsh_scenario(seed: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-#: Harsh seeds that stall because of the replica bugs pinned below (NEEDS.md items 10-12).
-KNOWN_LIVENESS_BUGS = frozenset({102, 149, 965})
+#: Harsh seeds that stall because of a known replica bug whose fix is pending (with a pinned
+#: xfail regression test). Empty: seeds 102, 149 and 965 stalled until c7eb743 fixed them.
+KNOWN_LIVENESS_BUGS: frozenset[int] = frozenset()
 
 
 @pytest.mark.slow
@@ -313,17 +314,17 @@ def test_a_harsher_exploration_finds_no_safety_problem_and_no_new_stall() -> Non
             unsafe.append(seed)
         elif check_liveness(result):
             stalled.append(seed)
-    # Then never unsafe, and only the known replica bugs stall
+    # Then never unsafe, and only known (pending) replica bugs stall
     assert unsafe == []
     assert set(stalled) <= KNOWN_LIVENESS_BUGS
 
 
 # Found by a harsher exploration than the CI sweep (n = 4/7/10, up to three partitions of up to
-# 20 s, two crashes, 20% drops before GST). Both are replica liveness bugs reported in
-# ledger/simulation/NEEDS.md (items 10 and 11); remove the xfail once fixed.
+# 20 s, two crashes, 20% drops before GST): replica liveness bugs reported in
+# ledger/simulation/NEEDS.md (items 10-12), fixed in the replica (docs/ledger.md, "Known liveness
+# bugs"); kept as regression tests. tests/ledger/test_consensus_recovery.py pins each mechanism.
 
 
-@pytest.mark.xfail(reason="replica: lost SyncResponse + duplicate timeouts (NEEDS.md item 10)")
 def test_seed_149_restarted_validators_resync_after_a_lost_sync_response() -> None:
     # Given validators 0 and 1 restarted with a lock above their (root) high QC, and the answer
     # to their sync request lost to a partition
@@ -346,7 +347,6 @@ def test_seed_149_restarted_validators_resync_after_a_lost_sync_response() -> No
     assert check_liveness(result) == []
 
 
-@pytest.mark.xfail(reason="replica: lock persisted without its QC (NEEDS.md item 11)")
 def test_seed_102_validators_locked_on_a_lost_qc_do_not_stall_the_chain() -> None:
     # Given validators 0 and 3 that saw QC 43 alone (partitioned together), then crashed: they
     # restart with preferred_round 43 but nobody holds QC 43 any more
@@ -365,7 +365,6 @@ def test_seed_102_validators_locked_on_a_lost_qc_do_not_stall_the_chain() -> Non
     assert check_liveness(result) == []
 
 
-@pytest.mark.xfail(reason="replica: TC that justified the round not persisted (NEEDS.md item 12)")
 def test_seed_965_a_validator_that_lost_its_tc_in_a_crash_does_not_stall_the_chain() -> None:
     # Given validator 3 that alone formed TC(1), timed out in round 2 and then crashed; validator
     # 2 is silent, so 0 and 1 need validator 3 to complete any quorum
