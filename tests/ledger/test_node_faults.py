@@ -152,6 +152,9 @@ def check_agreement(cluster: LocalCluster, load: Load, honest: list[int]) -> Non
         assert [b["hash"] for b in chains[i]] == reference, f"validator {i} disagrees"
     committed = {t["hash"] for b in chains[honest[0]] for t in b["transactions"]}
     assert set(load.accepted) <= committed
+    for i in honest:  # no handler failed along the way (failures are logged, not fatal)
+        log = (cluster.devnet.configs[i].parent / "validator.log").read_text()
+        assert "Traceback" not in log, f"validator {i} logged an exception"
 
 
 def pending(cluster: LocalCluster, load: Load, via: int) -> list[str]:
