@@ -1,6 +1,20 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
 class LedgerConfig(AppConfig):
     name = "ledger"
     verbose_name = "Alliance ledger"
+
+    def ready(self) -> None:
+        from tenants.signals import organization_registered
+
+        organization_registered.connect(_generate_signing_key, dispatch_uid="ledger.keys.register")
+
+
+def _generate_signing_key(sender: Any, organization: Any, **kwargs: Any) -> None:
+    """Every organization gets its Ed25519 ledger key when it is registered (issue 4)."""
+    from ledger.services import organization_key_ensure
+
+    organization_key_ensure(organization=organization)

@@ -33,6 +33,8 @@ app.conf.update(
     beat_schedule={
         # Erase templates unused past each organization's retention period.
         "biometrics-retention": {"task": "biometrics.tasks.retention_apply", "schedule": 3600.0},
+        # Sign, submit and track the ledger outbox (idempotent: the worker locks rows).
+        "ledger-outbox-drain": {"task": "ledger.tasks.outbox_drain", "schedule": 2.0},
     },
 )
 app.autodiscover_tasks()

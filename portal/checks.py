@@ -20,6 +20,14 @@ def check_production_secrets(app_configs: Any, **kwargs: Any) -> list[Error]:
                 id="portal.E001",
             )
         )
+    if settings.PRODUCTION and not settings.LEDGER_KEY_ENCRYPTION_KEY:
+        errors.append(
+            Error(
+                "LEDGER_KEY_ENCRYPTION_KEY is not set.",
+                hint="Set a random 32-byte key (hex); it wraps every organization's signing key.",
+                id="portal.E003",
+            )
+        )
     if settings.PRODUCTION and not settings.USING_POSTGRES:
         errors.append(
             Error(

@@ -265,6 +265,14 @@ SPECTACULAR_SETTINGS = {
 # --- Ledger ---------------------------------------------------------------------------------
 LEDGER_BLS_BACKEND = env_choice("LEDGER_BLS_BACKEND", ("auto", "py_ecc", "blst"), "auto")
 LEDGER_NODE_URLS = env_list("LEDGER_NODE_URLS", [])
+# The devnet's (or the alliance's) genesis.json; without it the follower pins /v1/genesis of the
+# first node it reaches, so set it in production.
+LEDGER_GENESIS_FILE = env_str("LEDGER_GENESIS_FILE") or None
+# Wraps every organization's Ed25519 signing key (32 bytes, hex or base64). Required in
+# production; elsewhere ledger/conf.py derives a development key from SECRET_KEY.
+LEDGER_KEY_ENCRYPTION_KEY = env_str("LEDGER_KEY_ENCRYPTION_KEY") or None
+LEDGER_HTTP_TIMEOUT = env_float("LEDGER_HTTP_TIMEOUT", 5.0)
+LEDGER_STATUS_CACHE_SECONDS = env_float("LEDGER_STATUS_CACHE_SECONDS", 3.0)
 
 # --- Biometrics -----------------------------------------------------------------------------
 BIOMETRICS_SYNC_TIMEOUT = env_float("BIOMETRICS_SYNC_TIMEOUT", 10.0)
@@ -282,5 +290,5 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

@@ -27,6 +27,7 @@ from tenants.errors import (
 )
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organization
 from tenants.roles import Role
+from tenants.signals import organization_registered
 
 INVITATION_SALT = "tenants.invitation"
 
@@ -87,6 +88,7 @@ def organization_create(
     if Organization.objects.filter(slug=slug).exists():
         raise SlugTaken(f"An organization with the slug '{slug}' already exists.")
     organization = Organization.objects.create(slug=slug, name=name)
+    organization_registered.send(sender=Organization, organization=organization)
     audit_record(
         organization=organization,
         actor=actor,

@@ -20,8 +20,12 @@ def test_the_production_topology_has_every_service() -> None:
     assert {"postgres", "redis", "web", "worker", "worker-biometrics", "beat"} <= set(services)
     assert "uvicorn" in services["web"]["command"]
     assert "-Q" in services["worker-biometrics"]["command"]
-    assert services["worker-biometrics"]["command"][services["worker-biometrics"]["command"]
-                                                   .index("-Q") + 1] == "biometrics"
+    assert (
+        services["worker-biometrics"]["command"][
+            services["worker-biometrics"]["command"].index("-Q") + 1
+        ]
+        == "biometrics"
+    )
 
 
 def test_the_portal_never_connects_as_the_postgres_superuser() -> None:
@@ -39,13 +43,29 @@ def test_secrets_come_from_the_environment() -> None:
 
 def test_docker_compose_config_parses_when_docker_compose_is_installed(tmp_path) -> None:  # type: ignore[no-untyped-def]
     docker = shutil.which("docker")
-    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True,
-                                        check=False).returncode != 0:
+    if (
+        docker is None
+        or subprocess.run(
+            [docker, "compose", "version"], capture_output=True, check=False
+        ).returncode
+        != 0
+    ):
         # The machine kind has only the docker client without the compose plugin; the
         # structural tests above still hold the file to the topology.
         return
-    env = {"SECRET_KEY": "s", "BIOMETRICS_KEK": "k", "POSTGRES_PASSWORD": "p",
-           "PORTAL_DB_PASSWORD": "q", "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([docker, "compose", "config", "-q"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, check=False)
+    env = {
+        "SECRET_KEY": "s",
+        "BIOMETRICS_KEK": "k",
+        "POSTGRES_PASSWORD": "p",
+        "PORTAL_DB_PASSWORD": "q",
+        "PATH": "/usr/bin:/bin",
+    }
+    result = subprocess.run(
+        [docker, "compose", "config", "-q"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr

@@ -39,6 +39,7 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path) -> None:  # ty
             "PORTAL_ENV": "production",
             "SECRET_KEY": "x" * 64 + "-a-long-random-production-key",
             "BIOMETRICS_KEK": "ab" * 32,
+            "LEDGER_KEY_ENCRYPTION_KEY": "cd" * 32,
             "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
             "ALLOWED_HOSTS": "portal.example.org",
             "PORTAL_VAR_DIR": str(tmp_path),
@@ -48,10 +49,19 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path) -> None:  # ty
 
 
 def test_check_deploy_flags_a_missing_template_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    result = run("manage.py", "check", "--deploy", env={
-        "PORTAL_ENV": "production", "SECRET_KEY": "y" * 64 + "-another-long-production-key",
-        "ALLOWED_HOSTS": "portal.example.org", "PORTAL_VAR_DIR": str(tmp_path),
-        "BIOMETRICS_KEK": "", "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal"})
+    result = run(
+        "manage.py",
+        "check",
+        "--deploy",
+        env={
+            "PORTAL_ENV": "production",
+            "SECRET_KEY": "y" * 64 + "-another-long-production-key",
+            "ALLOWED_HOSTS": "portal.example.org",
+            "PORTAL_VAR_DIR": str(tmp_path),
+            "BIOMETRICS_KEK": "",
+            "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
+        },
+    )
     assert result.returncode != 0
     assert "portal.E001" in result.stderr
 

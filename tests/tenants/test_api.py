@@ -276,3 +276,18 @@ def test_audit_list_is_filterable_and_paginated(world) -> None:  # type: ignore[
     assert body["count"] == 3
     assert len(body["results"]) == 2
     assert {e["action"] for e in body["results"]} == {"invitation.created"}
+
+
+def test_a_registered_organization_gets_its_ledger_signing_key(world) -> None:  # type: ignore[no-untyped-def]
+    from ledger.models import OrganizationKey
+
+    admin = APIClient()
+    assert admin.login(username="admin", password=PASSWORD)
+    assert (
+        admin.post(
+            "/api/v1/admin/orgs/", {"slug": "umbrella", "name": "Umbrella"}, format="json"
+        ).status_code
+        == 201
+    )
+    key = OrganizationKey.objects.get(organization__slug="umbrella")
+    assert key.status == OrganizationKey.Status.ACTIVE
