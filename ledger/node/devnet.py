@@ -292,7 +292,8 @@ class LocalCluster:
         self.http.close()
 
     def alive(self) -> list[int]:
-        return sorted(i for i, p in self.processes.items() if p.poll() is None)
+        # list(...) copies in one step: a load thread may call this while a test kills/starts.
+        return sorted(i for i, p in list(self.processes.items()) if p.poll() is None)
 
     def status(self, index: int) -> dict[str, Any] | None:
         import httpx
