@@ -126,8 +126,8 @@ class Node:
         self._pops.update(self.storage.load_pops())
         self.storage.save_pops(self._pops)
         self.mempool = Mempool(max_txs=config.mempool_max_txs, nonce_window=config.nonce_window)
-        # block hash -> state root of every block we may need as a parent; QCs we have seen.
-        self._roots: dict[bytes, tuple[int, bytes]] = {}
+        # Blocks (by hash) we may need as parents or to rebuild a state; QCs we have seen.
+        self._roots: dict[bytes, Block] = {}
         self._qcs: dict[bytes, QuorumCert] = {}
         # (parent state root, digest of the payload) -> state root, so a block is decoded once.
         self._memo: dict[tuple[bytes, bytes], bytes] = {}
@@ -200,7 +200,7 @@ class Node:
             self._startup_commits.append(CommittedBlock(stored.block, stored.cert))
         self.executor = Executor(root_state)
         self._tip_root = root_block.header.state_root
-        self._roots[root_block.hash] = (root_block.height, root_block.header.state_root)
+        self._roots[root_block.hash] = root_block
         vset = self._validator_set_for(root_state)
         self.replica = Replica(
             chain_id=self.spec.chain_id,
@@ -290,6 +290,8 @@ class Node:
             for data, tx_hash in zip(payload, hashes, strict=True):
                 known = self.mempool.get(tx_hash)
                 txs.append(known if known is not None else Transaction.decode(data))
+            if not self._has_state(parent_state_root):
+                self._rebuild_state(parent_state_root)
             root = self.executor.execute(parent_state_root, txs).state_root
         except (LedgerStateError, LookupError):
             return INVALID_STATE_ROOT  # not remembered: an unknown parent may arrive later
@@ -298,15 +300,43 @@ class Node:
         self._memo[key] = root
         return root
 
+    def _has_state(self, state_root: bytes) -> bool:
+        try:
+            self.executor.state(state_root)
+        except LookupError:
+            return False
+        return True
+
+    def _rebuild_state(self, state_root: bytes) -> None:
+        """Re-execute known blocks from the nearest ancestor whose state we hold up to the block
+        with ``state_root`` (a block the replica holds but that was never executed here, e.g.
+        one that arrived by sync before its parent's state existed). Raises LookupError."""
+        by_root = {b.header.state_root: b for b in self._roots.values()}
+        chain: list[Block] = []
+        root = state_root
+        while not self._has_state(root):
+            block = by_root.get(root)
+            parent = None if block is None else self._roots.get(block.parent_hash)
+            if block is None or parent is None or len(chain) > 1000:
+                raise LookupError(f"cannot rebuild state {state_root.hex()[:16]}")
+            chain.append(block)
+            root = parent.header.state_root
+        logger.warning(
+            "validator %d re-executes %d block(s) to rebuild a state", self.index, len(chain)
+        )
+        for block in reversed(chain):
+            parent_root = self._roots[block.parent_hash].header.state_root
+            self.executor.execute(parent_root, decode_transactions(block.payload))
+
     def _on_reconfigure(self, block: Block) -> ValidatorSet | None:
         """Replay every committed block (sync commits were never executed here), then report the
         next epoch's validator set if the block ended the epoch."""
         parent = self._roots.get(block.parent_hash)
         if parent is None:
             self._halt(f"committed block {block.height} has an unknown parent")
-        if self._execute(parent[1], block.payload) != block.header.state_root:
+        if self._execute(parent.header.state_root, block.payload) != block.header.state_root:
             self._halt(f"certified block {block.height} does not replay to its state root")
-        self._roots[block.hash] = (block.height, block.header.state_root)
+        self._roots[block.hash] = block
         validators = self.executor.reconfiguration(block.header.state_root)
         if validators is None:
             return None
@@ -404,7 +434,7 @@ class Node:
         self._tip_root = block.header.state_root
         if block.height % self.config.snapshot_every == 0 and not state.pending_validator_changes:
             self.storage.save_snapshot(block.height, encode_snapshot(state))
-        self._roots = {h: v for h, v in self._roots.items() if v[0] >= block.height}
+        self._roots = {h: v for h, v in self._roots.items() if v.height >= block.height}
         return [r.tx_hash for r in receipts]
 
     def _save_pending(self) -> None:
@@ -483,6 +513,7 @@ class Node:
             return
         except Exception:  # a bug in one handler must not stop the loop or lose the timer
             logger.exception("replica handler failed")
+            self._set_timer(now_ms() + self.params.base_timeout_ms)
             return
         self._apply(effects)
 
@@ -529,17 +560,17 @@ class Node:
         if isinstance(message, Proposal):
             self._qcs[message.qc.block_hash] = message.qc
             b = message.block
-            self._roots.setdefault(b.hash, (b.height, b.header.state_root))
+            self._roots.setdefault(b.hash, b)
         elif isinstance(message, TimeoutMsg):
             self._qcs[message.high_qc.block_hash] = message.high_qc
         elif isinstance(message, SyncResponse):
             for item in message.committed:
                 b = item.block
-                self._roots.setdefault(b.hash, (b.height, b.header.state_root))
+                self._roots.setdefault(b.hash, b)
             for entry in message.certified:
                 b = entry.block
                 self._qcs[b.hash] = entry.qc
-                self._roots.setdefault(b.hash, (b.height, b.header.state_root))
+                self._roots.setdefault(b.hash, b)
 
     def _prewarm(self, response: SyncResponse) -> None:
         """Execute every block of a response, in order, before the replica sees it: it inserts
@@ -552,7 +583,10 @@ class Node:
         blocks += [entry.block for entry in response.certified]
         for block in blocks:
             parent = self._roots.get(block.parent_hash)
-            if parent is None or self._execute(parent[1], block.payload) == INVALID_STATE_ROOT:
+            if (
+                parent is None
+                or self._execute(parent.header.state_root, block.payload) == INVALID_STATE_ROOT
+            ):
                 return
 
     def _answer_sync(self, peer: int, request: SyncRequest) -> None:
