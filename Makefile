@@ -17,21 +17,12 @@ $(VENV)/.installed: $(REQS)
 
 install: $(VENV)/.installed
 
-## run: migrate, seed the demo alliance if empty, start the portal (and a worker with Redis)
+## run: migrate, seed the demo alliance if empty, start the portal with a 4-validator devnet
 run: install
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput -v 0
 	$(BIN)/python manage.py seed_demo --if-empty
 	$(BIN)/python manage.py biometrics_setup
-	@if [ -n "$$REDIS_URL" ]; then \
-	  echo "REDIS_URL is set: starting a Celery worker (queues default, biometrics)"; \
-	  $(BIN)/celery -A portal worker -Q default,biometrics --concurrency 2 --loglevel INFO & \
-	  trap "kill $$! 2>/dev/null" EXIT INT TERM; \
-	  $(BIN)/uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --proxy-headers; \
-	else \
-	  echo "Embedded mode: SQLite, tasks in process, in-memory channel layer"; \
-	  echo "Portal on http://$(HOST):$(PORT)/"; \
-	  $(BIN)/uvicorn portal.asgi:application --host $(HOST) --port $(PORT) --proxy-headers; \
-	fi
+	$(BIN)/python manage.py run_portal --host $(HOST) --port $(PORT) $(RUN_ARGS)
 
 ## test: the whole suite (services are used when DATABASE_URL/REDIS_URL are set)
 test: install
