@@ -180,7 +180,7 @@ class Command(BaseCommand):
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         child = subprocess.Popen(
             [sys.executable, *argv],
-            env=env,  # noqa: S603
+            env=env,
             cwd=settings.BASE_DIR,
             start_new_session=True,
         )
