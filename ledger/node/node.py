@@ -577,17 +577,16 @@ class Node:
         certified blocks without executing them, and a proposal extending one (maybe a buffered
         proposal retried in the same handler, maybe our own) needs its state. Executing before
         the certificates are checked costs at most one frame of work from an authenticated
-        validator; a block that does not execute stops the walk."""
+        validator."""
         self._learn(response)
         blocks = [item.block for item in response.committed]
         blocks += [entry.block for entry in response.certified]
+        tip = self.storage.tip_height()
         for block in blocks:
             parent = self._roots.get(block.parent_hash)
-            if (
-                parent is None
-                or self._execute(parent.header.state_root, block.payload) == INVALID_STATE_ROOT
-            ):
-                return
+            # Another peer's response may start below our tip: skip what we already committed.
+            if block.height > tip and parent is not None:
+                self._execute(parent.header.state_root, block.payload)
 
     def _answer_sync(self, peer: int, request: SyncRequest) -> None:
         """Committed blocks from storage (any height), then the replica's certified chain."""
