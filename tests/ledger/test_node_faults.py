@@ -114,11 +114,9 @@ def heights(cluster: LocalCluster, indices: list[int] | None = None) -> dict[int
     return found
 
 
-def converged(cluster: LocalCluster, indices: list[int]) -> bool:
-    statuses = [cluster.status(i) for i in indices]
-    if any(s is None for s in statuses):
-        return False
-    return len({(s["height"], s["state_root"]) for s in statuses if s is not None}) == 1
+def reached(cluster: LocalCluster, indices: list[int], height: int) -> bool:
+    found = heights(cluster, indices)
+    return len(found) == len(indices) and min(found.values()) >= height
 
 
 def chain(cluster: LocalCluster, index: int, last: int) -> list[dict[str, Any]]:
@@ -141,10 +139,14 @@ def chain(cluster: LocalCluster, index: int, last: int) -> list[dict[str, Any]]:
 
 
 def check_agreement(cluster: LocalCluster, load: Load, honest: list[int]) -> None:
-    """Same height and root everywhere; chains equal block by block; every accepted tx in."""
+    """All reach one height with one state root; chains equal block by block; every accepted
+    transaction in. (Statuses are not compared at one instant: the idle chain makes a block
+    every ~300 ms and the leader learns each commit a proposal earlier than the others.)"""
     wait_for("every accepted transaction to commit", lambda: not pending(cluster, load, honest[0]))
-    wait_for("honest validators to converge", lambda: converged(cluster, honest))
-    top = min(heights(cluster, honest).values())
+    top = max(heights(cluster, honest).values())
+    wait_for("honest validators to reach one height", lambda: reached(cluster, honest, top))
+    roots = {cluster.get(i, f"/v1/blocks/{top}")["header"]["state_root"] for i in honest}
+    assert len(roots) == 1, f"state roots differ at height {top}"
     chains = {i: chain(cluster, i, top) for i in honest}
     reference = [b["hash"] for b in chains[honest[0]]]
     assert len(reference) == top
