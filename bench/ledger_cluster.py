@@ -62,14 +62,17 @@ def pre_sign(directory: Path, count: int, n: int, threads: int) -> list[list[byt
 
 def follow(url: str, seen: dict[str, float], stop: threading.Event) -> None:
     timeout = httpx.Timeout(10.0, read=60.0)
-    with httpx.stream("GET", f"{url}/v1/blocks", params={"from": 1}, timeout=timeout) as response:
-        for line in response.iter_lines():
-            if stop.is_set():
-                return
-            item = json.loads(line)
-            now = time.monotonic()
-            for tx in item.get("transactions", ()):
-                seen.setdefault(tx["hash"], now)
+    try:
+        with httpx.stream("GET", f"{url}/v1/blocks", params={"from": 1}, timeout=timeout) as stream:
+            for line in stream.iter_lines():
+                if stop.is_set():
+                    return
+                item = json.loads(line)
+                now = time.monotonic()
+                for tx in item.get("transactions", ()):
+                    seen.setdefault(tx["hash"], now)
+    except httpx.HTTPError:
+        return  # the validator stopped (end of the run)
 
 
 def load(urls: list[str], txs: list[bytes], rate: float, sent: dict[str, float]) -> int:
