@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ledger.consensus import Block, CommitCert, QuorumCert, SafetyState, decode
+from ledger.consensus import Block, CommitCert, QuorumCert, SafetyState, decode, encode
 from ledger.state import Receipt, ReceiptStatus
 from ledger.state.errors import ErrorCode
 
@@ -147,8 +147,14 @@ class Storage:
         text = self._meta("safety")
         if text is None:
             return None
-        e, lv, pr, ht = json.loads(text)
-        return SafetyState(e, lv, pr, ht)
+        values = json.loads(text)
+        e, lv, pr, ht = values[:4]
+        # The certificates that justify the lock and the round (seeds 102/965 of the simulator:
+        # a restarted replica that lost them could neither vote nor time out). Older rows have
+        # only the four rounds.
+        high_qc = decode(bytes.fromhex(values[4])) if len(values) > 4 and values[4] else None
+        last_tc = decode(bytes.fromhex(values[5])) if len(values) > 5 and values[5] else None
+        return SafetyState(e, lv, pr, ht, high_qc=high_qc, last_tc=last_tc)
 
     def save_safety(self, state: SafetyState) -> None:
         value = [
@@ -156,6 +162,8 @@ class Storage:
             state.last_voted_round,
             state.preferred_round,
             state.highest_timeout_round,
+            encode(state.high_qc).hex() if state.high_qc is not None else None,
+            encode(state.last_tc).hex() if state.last_tc is not None else None,
         ]
         with self.batch():
             self._set_meta("safety", json.dumps(value))

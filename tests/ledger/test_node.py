@@ -105,6 +105,27 @@ def test_storage_keeps_the_safety_state_and_blocks_across_reopening(
     assert stored is not None and stored.block.hash == block.hash and stored.cert == cert
 
 
+def test_storage_keeps_the_certificates_that_justify_the_lock(
+    tmp_path: Path, spec: ChainSpec
+) -> None:
+    # given a safety state that carries the QC that raised its lock
+    genesis = spec.genesis_block
+    storage = Storage(tmp_path / "n.sqlite3", genesis_hash=genesis.hash)
+    block = make_block(
+        chain_id=spec.chain_id, epoch=0, round=1, parent=genesis, payload=(), proposer=0,
+        timestamp_ms=1,
+    )  # fmt: skip
+    state = SafetyState(0, 1, 1, 0, high_qc=make_root_qc(0, block))
+    storage.save_safety(state)
+    storage.close()
+    # when the validator restarts, then the certificate is back (a lost one stalls the chain)
+    reopened = Storage(tmp_path / "n.sqlite3", genesis_hash=genesis.hash)
+    loaded = reopened.load_safety()
+    assert loaded == state
+    assert loaded is not None and loaded.high_qc is not None
+    assert loaded.high_qc.block_hash == block.hash
+
+
 def _cert_for(block: Any) -> Any:
     from ledger.consensus import CommitCert
 
