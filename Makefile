@@ -31,6 +31,7 @@ test: install
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+	$(BIN)/mypy  # strict, for the pure packages (pyproject.toml [tool.mypy])
 
 format: install
 	$(BIN)/ruff format .
