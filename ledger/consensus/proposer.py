@@ -58,6 +58,12 @@ def build_proposal(
         if tc is None or tc.round + 1 != round or high_qc.round < tc.max_high_qc_round:
             return None
     payload = take_payload(payload_source, params)
+    state_root = compute_state_root(execute, parent, payload)
+    if len(state_root) != len(parent.header.state_root):
+        # The executor could not produce a state for this parent (it signals that with a root
+        # no header can carry): propose nothing rather than an invalid block; the round times
+        # out and a later leader proposes once the parent's state is known.
+        return None
     block = make_block(
         chain_id=chain_id,
         epoch=epoch,
@@ -66,6 +72,6 @@ def build_proposal(
         payload=payload,
         proposer=proposer,
         timestamp_ms=max(now_ms, parent.header.timestamp_ms + 1),
-        state_root=compute_state_root(execute, parent, payload),
+        state_root=state_root,
     )
     return Proposal(block, high_qc, tc)

@@ -233,3 +233,23 @@ def test_a_restarted_leader_does_not_propose_again_in_a_round_it_already_propose
     again = restarted.start(0)
     # then it does not propose a second (conflicting) block for round 1
     assert not any(isinstance(e, Broadcast) and isinstance(e.message, Proposal) for e in again)
+
+
+def test_a_leader_whose_executor_has_no_state_for_the_parent_proposes_nothing() -> None:
+    # given the round-1 leader with an executor that cannot execute on the parent (it answers
+    # with an empty root, which no header can carry)
+    from ledger.consensus import SetTimer
+    from tests.ledger.test_consensus_support import blst, payload_counter, secret_key
+
+    vset = validator_set(4)
+    leader = Replica(
+        chain_id=CHAIN_ID, index=1, secret_key=secret_key(1), validator_set=vset,
+        genesis=make_genesis(CHAIN_ID, vset), crypto=blst(), payload_source=payload_counter(1),
+        execute=lambda parent_root, txs: b"",
+    )  # fmt: skip
+    # when it starts
+    effects = leader.start(0)
+    # then it broadcasts no proposal, keeps its round timer, and can still time out later
+    assert not [e for e in effects if isinstance(e, Broadcast)]
+    assert [e for e in effects if isinstance(e, SetTimer)]
+    assert leader.round == 1
