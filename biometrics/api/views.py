@@ -6,6 +6,7 @@ Verification and identification answer synchronously when a worker finishes with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -70,6 +71,31 @@ def _accepted(job_id: int, job_status: str, url: str) -> Response:
     return Response(
         {"id": job_id, "status": job_status, "status_url": url}, status=status.HTTP_202_ACCEPTED
     )
+
+
+def _answer_when_done(
+    *,
+    task: Any,
+    fetch: Callable[..., Any],
+    body: Callable[[Any], dict[str, Any]],
+    status_route: str,
+    organization: Any,
+    org: str,
+    attempt_id: int,
+) -> Response:
+    """Hand a committed attempt to the biometrics queue and answer synchronously: the result
+    (200), the job's error, or 202 with a status URL when the worker is slower than
+    BIOMETRICS_SYNC_TIMEOUT. The service committed first, so the worker sees the attempt."""
+    tasks.dispatch_and_wait(
+        task, attempt_id, organization.pk, timeout=settings.BIOMETRICS_SYNC_TIMEOUT
+    )
+    attempt = fetch(organization=organization, attempt_id=attempt_id)
+    if attempt.status == MatchStatus.PENDING:
+        url = reverse(status_route, kwargs={"org": org, "pk": attempt.pk})
+        return _accepted(attempt.pk, attempt.status, url)
+    if attempt.status == MatchStatus.FAILED:
+        raise _job_failed(attempt.error_code)
+    return Response(body(attempt))
 
 
 def _verification_body(attempt: VerificationAttempt) -> dict[str, Any]:
@@ -275,23 +301,15 @@ class VerifyView(BiometricErrorsMixin, OrgAPIView):
             actor=request.user,
             image=_read(data.validated_data["image"]),
         )
-        # The service committed: the worker can see the attempt (no ATOMIC_REQUESTS here).
-        tasks.dispatch_and_wait(
-            tasks.verification_process_task,
-            attempt.pk,
-            organization.pk,
-            timeout=settings.BIOMETRICS_SYNC_TIMEOUT,
+        return _answer_when_done(
+            task=tasks.verification_process_task,
+            fetch=selectors.verification_get,
+            body=_verification_body,
+            status_route="biometrics-api-verification",
+            organization=organization,
+            org=org,
+            attempt_id=attempt.pk,
         )
-        attempt = selectors.verification_get(organization=organization, attempt_id=attempt.pk)
-        if attempt.status == MatchStatus.PENDING:
-            return _accepted(
-                attempt.pk,
-                attempt.status,
-                reverse("biometrics-api-verification", kwargs={"org": org, "pk": attempt.pk}),
-            )
-        if attempt.status == MatchStatus.FAILED:
-            raise _job_failed(attempt.error_code)
-        return Response(_verification_body(attempt))
 
 
 class VerificationDetailView(OrgAPIView):
@@ -324,22 +342,15 @@ class IdentifyView(BiometricErrorsMixin, OrgAPIView):
             top_k=data.validated_data["top_k"],
             image=_read(data.validated_data["image"]),
         )
-        tasks.dispatch_and_wait(
-            tasks.identification_process_task,
-            attempt.pk,
-            organization.pk,
-            timeout=settings.BIOMETRICS_SYNC_TIMEOUT,
+        return _answer_when_done(
+            task=tasks.identification_process_task,
+            fetch=selectors.identification_get,
+            body=_identification_body,
+            status_route="biometrics-api-identification",
+            organization=organization,
+            org=org,
+            attempt_id=attempt.pk,
         )
-        attempt = selectors.identification_get(organization=organization, attempt_id=attempt.pk)
-        if attempt.status == MatchStatus.PENDING:
-            return _accepted(
-                attempt.pk,
-                attempt.status,
-                reverse("biometrics-api-identification", kwargs={"org": org, "pk": attempt.pk}),
-            )
-        if attempt.status == MatchStatus.FAILED:
-            raise _job_failed(attempt.error_code)
-        return Response(_identification_body(attempt))
 
 
 class IdentificationDetailView(OrgAPIView):
