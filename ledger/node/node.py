@@ -261,8 +261,9 @@ class Node:
         parent = self.replica.get_block(self.replica.high_qc.block_hash)
         if parent is None or not len(self.mempool):
             return ()
-        candidates = self.mempool.candidates(self.params.max_block_txs * 2)
         try:
+            parent_state = self.executor.state(parent.header.state_root)
+            candidates = self.mempool.candidates(self.params.max_block_txs, parent_state.next_nonce)
             proposal = self.executor.propose(
                 parent.header.state_root,
                 candidates,
