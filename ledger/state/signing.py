@@ -12,8 +12,9 @@ import functools
 import hashlib
 from typing import TypeVar
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import CryptoError
 
 from ledger.state.encoding import Writer
 from ledger.state.transactions import (
@@ -38,30 +39,25 @@ __all__ = [
 _G = TypeVar("_G", bound=GovernancePayload)
 
 
-@functools.lru_cache(maxsize=4096)
-def _load_public_key(public_key: bytes) -> Ed25519PublicKey | None:
-    try:
-        return Ed25519PublicKey.from_public_bytes(public_key)
-    except ValueError:
-        return None
-
-
 def verify_ed25519(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """Ed25519 verification (RFC 8032; OpenSSL rejects non-canonical S, so no malleability).
+    """Ed25519 verification with libsodium's rules (docs/ledger.md, "Transaction signatures";
+    ADR 0004): RFC 8032 plus canonical S (no malleability), a canonically encoded public key,
+    and neither the key nor R of small order. OpenSSL's check, used before, accepts the identity
+    point as a key, for which ``R = identity, S = 0`` "signs" every message. Every validator
+    must apply exactly this rule, so it lives here, in one place.
 
     Results are memoised (a pure function of its arguments), so a transaction verified at mempool
     admission costs nothing to re-verify when its block is applied in the same process."""
     return _verify_cached(bytes(public_key), bytes(signature), bytes(message))
 
 
-@functools.lru_cache(maxsize=32768)
+@functools.lru_cache(maxsize=65536)
 def _verify_cached(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    key = _load_public_key(public_key)
-    if key is None:
+    if len(public_key) != 32 or len(signature) != 64:
         return False
     try:
-        key.verify(signature, message)
-    except InvalidSignature:
+        crypto_sign_open(signature + message, public_key)
+    except (CryptoError, ValueError, TypeError):
         return False
     return True
 
