@@ -544,16 +544,25 @@ class Transaction:
             raise malformed(f"unknown transaction type {raw_type}") from None
         sender = r.text(SLUG_PATTERN, "sender")
         nonce = r.u64()
-        payload_reader = Reader(r.var_bytes(MAX_TX_BYTES))
+        payload_bytes = r.var_bytes(MAX_TX_BYTES)
+        payload_reader = Reader(payload_bytes)
         payload = payload_class.decode_from(payload_reader)
         payload_reader.done()
         signature = r.fixed(SIGNATURE_SIZE)
         r.done()
-        tx = cls(
-            chain_id=chain_id, sender=sender, nonce=nonce, payload=payload, signature=signature
-        )
-        # Every field above is fixed-width or length-checked, so this holds by construction; the
-        # comparison guards future field kinds against admitting a second encoding of one value.
-        if tx.encoding != bytes(data):
+        check_envelope(chain_id, sender, nonce, payload)
+        # The envelope fields above are fixed-width or length-prefixed, so the input is canonical
+        # exactly when the payload is; re-encoding only the payload guards field kinds against
+        # admitting a second encoding of one value, without rebuilding the whole transaction.
+        if payload.encode() != payload_bytes:
             raise malformed("non-canonical encoding")
+        data = bytes(data)
+        tx = object.__new__(cls)
+        for name, value in (
+            ("chain_id", chain_id), ("sender", sender), ("nonce", nonce), ("payload", payload),
+            ("signature", signature), ("encoding", data),
+            ("signing_root", hashlib.sha256(TX_DOMAIN + data[:-SIGNATURE_SIZE]).digest()),
+            ("tx_hash", hashlib.sha256(data).digest()),
+        ):  # fmt: skip
+            object.__setattr__(tx, name, value)
         return tx

@@ -75,6 +75,9 @@ def test_every_transaction_type_survives_an_encode_decode_round_trip() -> None:
     # then
     assert decoded == txs
     assert [d.tx_hash for d in decoded] == [t.tx_hash for t in txs]
+    # and the decoder's fast path (it does not rebuild the transaction) derives the same bytes
+    for d, t in zip(decoded, txs, strict=True):
+        assert (d.encoding, d.signing_root) == (t.encoding, t.signing_root)
     assert {t.type for t in txs} == set(TxType)
 
 
