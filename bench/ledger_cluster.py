@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import signal
 import socket
 import sys
@@ -34,6 +35,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ledger.node.devnet import (
+    Devnet,
     LocalCluster,
     anchor_tx,
     free_base_port,
@@ -75,23 +77,39 @@ def follow(url: str, seen: dict[str, float], stop: threading.Event) -> None:
         return  # the validator stopped (end of the run)
 
 
-def load(urls: list[str], txs: list[bytes], rate: float, sent: dict[str, float]) -> int:
+def load(url: str, txs: list[bytes], rate: float, batch_ms: float, sent: dict[str, float]) -> int:
+    """Open loop: transaction k is due at ``start + k / rate``; every ``batch_ms`` the due ones go
+    in one ``POST /v1/txs/batch``, whatever the answers. A transaction's submission time is its
+    due time (so the batching delay counts against finality)."""
     accepted = 0
     nodelay = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
-    with httpx.Client(timeout=10, transport=nodelay) as client:
+    with httpx.Client(timeout=30, transport=nodelay) as client:
         start = time.monotonic()
-        for k, tx in enumerate(txs):
-            delay = start + k / rate - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            at = time.monotonic()
+        k = 0
+        while k < len(txs):
+            now = time.monotonic()
+            due = min(len(txs), int((now - start) * rate) + 1)
+            if due <= k:
+                time.sleep(max(0.0, start + k / rate - now, batch_ms / 1000))
+                continue
+            batch = txs[k:due]
+            first = k
+            k = due
             try:
-                response = client.post(f"{urls[k % len(urls)]}/v1/txs", json={"tx": tx.hex()})
+                response = client.post(
+                    f"{url}/v1/txs/batch", json={"txs": [tx.hex() for tx in batch]}
+                )
             except httpx.HTTPError:
                 continue
-            if response.status_code in (200, 202):
-                sent[hashlib.sha256(tx).hexdigest()] = at
-                accepted += 1
+            if response.status_code != 200:
+                continue
+            for offset, result in enumerate(response.json()["results"]):
+                if result["status"] in ("accepted", "duplicate"):
+                    sent[result["hash"]] = start + (first + offset) / rate
+                    accepted += 1
+            spare = batch_ms / 1000 - (time.monotonic() - now)
+            if spare > 0:
+                time.sleep(spare)
     return accepted
 
 
@@ -100,74 +118,104 @@ def height(cluster: LocalCluster, index: int) -> int:
     return -1 if status is None else int(status["height"])
 
 
-def run(crypto: str, rate: float, seconds: float, threads: int) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def offer(
+    devnet: Devnet, urls: list[str], plan: list[list[bytes]], rate: float, batch_ms: float
+) -> tuple[dict[str, float], dict[str, float], float, float]:
+    """Run one open-loop load to its end and wait for its commits (seen by a follower of
+    validator 0); returns (sent, seen, start, load window)."""
+    sent: dict[str, float] = {}
+    seen: dict[str, float] = {}
+    stop = threading.Event()
+    follower = threading.Thread(target=follow, args=(devnet.api_urls[0], seen, stop), daemon=True)
+    follower.start()
+    started = time.monotonic()
+    workers = [
+        threading.Thread(
+            target=load, args=(urls[t % len(urls)], plan[t], rate / len(plan), batch_ms, sent)
+        )
+        for t in range(len(plan))
+    ]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    window = time.monotonic() - started
+    deadline = time.monotonic() + max(30.0, window * 3)
+    while time.monotonic() < deadline and not set(sent) <= set(seen):
+        time.sleep(0.2)
+    stop.set()
+    return sent, seen, started, window
+
+
+def run(crypto: str, rate: float, seconds: float, threads: int, batch_ms: float) -> None:
+    n = 4
     with tempfile.TemporaryDirectory() as tmp:
         devnet = prepare_devnet(
             Path(tmp),
-            validators=4,
-            base_port=free_base_port(8),
+            validators=n,
+            base_port=free_base_port(2 * n),
             crypto=crypto,
             extra={
-                i: {"mempool": {"max_txs": 500_000, "nonce_window": 1_000_000}} for i in range(4)
+                i: {"mempool": {"max_txs": 500_000, "nonce_window": 1_000_000}} for i in range(n)
             },
         )
         cluster = LocalCluster(devnet, env={"LOG_LEVEL": "WARNING"})
         cluster.start_all()
         try:
             ready = time.monotonic() + 300
-            while min(height(cluster, i) for i in range(4)) < 2:
+            while min(height(cluster, i) for i in range(n)) < 2:
                 if time.monotonic() > ready:
                     raise SystemExit(f"{crypto}: the devnet did not start committing in 300 s")
                 time.sleep(0.2)
-            before = height(cluster, 3)
-            cluster.kill(3)
-            plan = pre_sign(devnet.directory, int(rate * seconds), 4, threads)
-            sent: dict[str, float] = {}
-            seen: dict[str, float] = {}
-            stop = threading.Event()
-            follower = threading.Thread(
-                target=follow, args=(devnet.api_urls[0], seen, stop), daemon=True
-            )
-            follower.start()
-            urls = list(devnet.api_urls[:3])
-            started = time.monotonic()
-            workers = [
-                threading.Thread(target=load, args=(urls, plan[t], rate / threads, sent))
-                for t in range(threads)
-            ]
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            window = time.monotonic() - started
-            deadline = time.monotonic() + max(30.0, seconds * 3)
-            while time.monotonic() < deadline and not set(sent) <= set(seen):
-                time.sleep(0.2)
-            stop.set()
+            catchup_seconds = max(3.0, seconds / 3)
+            plan = pre_sign(devnet.directory, int(rate * (seconds + catchup_seconds)), n, threads)
+            split = [int(len(p) * seconds / (seconds + catchup_seconds)) for p in plan]
+            urls = list(devnet.api_urls)
+            # 1. all validators up: throughput, finality, CPU per transaction
+            pids = {i: p.pid for i, p in cluster.processes.items()}
+            cpu0 = {i: cpu_seconds(pid) for i, pid in pids.items()}
+            client0 = time.process_time()
+            first = [p[:k] for p, k in zip(plan, split, strict=True)]
+            sent, seen, started, window = offer(devnet, urls, first, rate, batch_ms)
+            cpu = {i: cpu_seconds(pid) - cpu0[i] for i, pid in pids.items()}
+            client_cpu = time.process_time() - client0
             latencies = sorted(seen[h] - sent[h] for h in sent if h in seen)
             committed = [seen[h] for h in sent if h in seen]
             span = (max(committed) - started) if committed else float("nan")
-            # catch-up: restart validator 3 and time it to the others' height at that moment
-            target = max(height(cluster, i) for i in range(3))
+            per_tx = [1e6 * c / max(1, len(committed)) for c in cpu.values()]
+            # 2. catch-up: validator 3 misses a load, then is restarted and timed to the tip
+            before = height(cluster, n - 1)
+            cluster.kill(n - 1)
+            rest = [p[k:] for p, k in zip(plan, split, strict=True)]
+            offer(devnet, urls[: n - 1], rest, rate, batch_ms)
+            target = max(height(cluster, i) for i in range(n - 1))
             behind = target - before
-            cluster.start(3)
-            while height(cluster, 3) < 0:
+            cluster.start(n - 1)
+            while height(cluster, n - 1) < 0:
                 time.sleep(0.05)
             t0 = time.monotonic()  # from the moment its API answers (process start excluded)
-            while height(cluster, 3) < target and time.monotonic() - t0 < 300:
+            while height(cluster, n - 1) < target and time.monotonic() - t0 < 300:
                 time.sleep(0.05)
             catch_up = time.monotonic() - t0
-            p = (
-                (lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))])
-                if latencies
-                else (lambda q: float("nan"))
-            )
             print(
-                f"{crypto:7} offered {len(sent) / window:7.0f} tx/s (target {rate:.0f}) | "
-                f"committed {len(committed) / span:7.0f} tx/s ({len(committed)}/{len(sent)}) | "
-                f"finality p50 {p(0.50):5.2f} s p99 {p(0.99):5.2f} s | "
-                f"catch-up {behind} blocks in {catch_up:5.1f} s = "
-                f"{behind / catch_up:6.0f} blocks/s",
+                f"{crypto:7} offered {len(sent) / window:6.0f} tx/s (target {rate:.0f}) | "
+                f"committed {len(committed) / span:6.0f} tx/s ({len(committed)}/{len(sent)}) | "
+                f"finality p50 {percentile(latencies, 0.5):5.2f} s "
+                f"p99 {percentile(latencies, 0.99):5.2f} s | "
+                f"CPU/tx per validator {min(per_tx):4.0f}-{max(per_tx):4.0f} us, "
+                f"client {1e6 * client_cpu / max(1, len(committed)):4.0f} us | "
+                f"catch-up {behind} blocks in {catch_up:4.1f} s = "
+                f"{behind / catch_up:5.0f} blocks/s",
                 flush=True,
             )
         finally:
@@ -187,11 +235,12 @@ def main() -> None:
         "--rate", type=float, default=None, help="offered tx/s (per backend default)"
     )
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=3, help="client threads (one per node)")
+    parser.add_argument("--batch-ms", type=float, default=20.0, help="client batching window")
     args = parser.parse_args()
     for crypto in args.backends:
         rate = args.rate or {"blst": 1000.0, "py_ecc": 300.0}[crypto]
-        run(crypto, rate, args.seconds, args.threads)
+        run(crypto, rate, args.seconds, args.threads, args.batch_ms)
 
 
 if __name__ == "__main__":

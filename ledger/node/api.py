@@ -4,6 +4,11 @@
 - ``GET /v1/status``, ``GET /v1/genesis``
 - ``POST /v1/txs`` ``{"tx": hex}`` -> 202 ``{"hash"}``; 200 ``{"hash", "duplicate": true}``;
   400/409/413 ``{"error": {"code": <ErrorCode>, "message"}}``; 503 ``mempool_full``
+- ``POST /v1/txs/batch`` ``{"txs": [hex, ...]}`` (at most ``MAX_BATCH_TXS``) -> 200
+  ``{"results": [{"hash", "status": "accepted" | "duplicate" | "rejected", "code", "message"}],
+  "accepted", "duplicates", "rejected"}``: each transaction is admitted or refused on its own, in
+  order (a refused one never affects the others; ``mempool_full`` ones may be retried later). A
+  body that is not such a list is refused as a whole (400/413) and admits nothing.
 - ``GET /v1/txs/<hash>``, ``GET /v1/blocks/<height>``
 - ``GET /v1/blocks?from=<height>``: ndjson, chunked, one block object per line in height order,
   then live; ``{}`` every 10 s as keep-alive
@@ -34,6 +39,8 @@ __all__ = ["ApiServer", "block_object"]
 logger = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024
+MAX_BATCH_TXS = 5_000
+MAX_BATCH_BODY = 4 * 1024 * 1024
 KEEPALIVE_S = 10.0
 _STATUS_OF_CODE = {ErrorCode.OVERSIZE: 413, ErrorCode.BAD_NONCE: 409}
 _BLOCK_CACHE = 512
@@ -158,13 +165,15 @@ class ApiServer:
         event = await self._next_event(conn, reader)
         if not isinstance(event, h11.Request):
             return None, b""
+        batch = urlsplit(event.target.decode("latin-1")).path.rstrip("/") == "/v1/txs/batch"
+        limit = MAX_BATCH_BODY if batch else MAX_BODY
         chunks, size = [], 0
         while True:
             part = await self._next_event(conn, reader)
             if isinstance(part, h11.Data):
                 size += len(part.data)
-                if size > MAX_BODY:
-                    raise _HttpError(413, "oversize", f"body over {MAX_BODY} bytes")
+                if size > limit:
+                    raise _HttpError(413, "oversize", f"body over {limit} bytes")
                 chunks.append(part.data)
             elif isinstance(part, h11.EndOfMessage):
                 return event, b"".join(chunks)
@@ -195,6 +204,8 @@ class ApiServer:
             return 200, node.spec.to_json()
         if path == "/v1/txs" and method == "POST":
             return self._submit(body)
+        if path == "/v1/txs/batch" and method == "POST":
+            return self._submit_batch(body)
         if path.startswith("/v1/txs/") and method == "GET":
             return 200, self.tx_status(path.removeprefix("/v1/txs/"))
         if path.startswith("/v1/blocks/") and method == "GET":
@@ -237,30 +248,61 @@ class ApiServer:
         raw = data.get("tx") if isinstance(data, dict) else None
         if not isinstance(raw, str):
             raise _HttpError(400, str(ErrorCode.MALFORMED), 'expected {"tx": "<hex>"}')
+        outcome = self._admit_hex(raw)
+        if outcome["status"] == "rejected":
+            code = outcome["code"]
+            status = 503 if code == "mempool_full" else _STATUS_OF_CODE.get(code, 400)
+            raise _HttpError(status, code, outcome["message"])
+        if outcome["status"] == "duplicate":
+            return 200, {"hash": outcome["hash"], "duplicate": True}
+        return 202, {"hash": outcome["hash"]}
+
+    def _submit_batch(self, body: bytes) -> tuple[int, Any]:
+        data = _json_body(body)
+        raws = data.get("txs") if isinstance(data, dict) else None
+        if not isinstance(raws, list) or not all(isinstance(r, str) for r in raws):
+            raise _HttpError(400, str(ErrorCode.MALFORMED), 'expected {"txs": ["<hex>", ...]}')
+        if len(raws) > MAX_BATCH_TXS:
+            raise _HttpError(
+                413, str(ErrorCode.OVERSIZE), f"{len(raws)} transactions, at most {MAX_BATCH_TXS}"
+            )
+        results = [self._admit_hex(raw) for raw in raws]
+        counts = {"accepted": 0, "duplicate": 0, "rejected": 0}
+        for result in results:
+            counts[result["status"]] += 1
+        return 200, {
+            "results": results,
+            "accepted": counts["accepted"],
+            "duplicates": counts["duplicate"],
+            "rejected": counts["rejected"],
+        }
+
+    def _admit_hex(self, raw: str) -> dict[str, Any]:
+        """Admit one hex-encoded transaction; the outcome as the batch answer's item."""
         try:
             tx_bytes = bytes.fromhex(raw)
         except ValueError:
-            raise _HttpError(400, str(ErrorCode.MALFORMED), "tx is not hex") from None
+            return _refused(None, str(ErrorCode.MALFORMED), "tx is not hex")
         try:
             tx = Transaction.decode(tx_bytes)
         except InvalidTransaction as exc:
-            raise _HttpError(
-                _STATUS_OF_CODE.get(exc.code, 400), str(exc.code), exc.reason
-            ) from None
-        if self._node.storage.get_tx(tx.tx_hash) is not None:
-            return 200, {"hash": tx.tx_hash.hex(), "duplicate": True}
+            return _refused(None, str(exc.code), exc.reason)
+        tx_hash = tx.tx_hash.hex()
         try:
             admission = self._node.submit(tx)
         except InvalidTransaction as exc:
-            raise _HttpError(
-                _STATUS_OF_CODE.get(exc.code, 400), str(exc.code), exc.reason
-            ) from None
+            # A committed transaction's nonce is used: only then can it be a resubmission.
+            if (
+                exc.code == ErrorCode.BAD_NONCE
+                and self._node.storage.get_tx(tx.tx_hash) is not None
+            ):
+                return {"hash": tx_hash, "status": "duplicate", "code": None, "message": None}
+            return _refused(tx_hash, str(exc.code), exc.reason)
         except MempoolFull as exc:
-            raise _HttpError(503, "mempool_full", str(exc)) from None
+            return _refused(tx_hash, "mempool_full", str(exc))
         assert isinstance(admission, Admission)
-        if admission.duplicate:
-            return 200, {"hash": tx.tx_hash.hex(), "duplicate": True}
-        return 202, {"hash": tx.tx_hash.hex()}
+        status = "duplicate" if admission.duplicate else "accepted"
+        return {"hash": tx_hash, "status": status, "code": None, "message": None}
 
     def tx_status(self, text: str) -> dict[str, Any]:
         try:
@@ -328,6 +370,10 @@ class ApiServer:
         writer.write(conn.send(h11.Data(data=data)))
         writer.write(conn.send(h11.EndOfMessage()))
         await writer.drain()
+
+
+def _refused(tx_hash: str | None, code: str, message: str) -> dict[str, Any]:
+    return {"hash": tx_hash, "status": "rejected", "code": code, "message": message}
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
