@@ -87,13 +87,19 @@ class Replica:
         payload_source: PayloadSource | None = None,
         execute: Execute | None = None,
         on_reconfigure: Reconfigure | None = None,
+        retain_committed: int | None = None,
     ) -> None:
+        """``retain_committed``: keep only about that many recent committed blocks in memory
+        (a node that stores and serves its chain itself); ``None`` keeps every one (the
+        simulation and tests read the whole history)."""
         if not 0 < len(chain_id) <= MAX_CHAIN_ID_BYTES:
             raise ConsensusError(f"chain id must be 1..{MAX_CHAIN_ID_BYTES} bytes")
         if genesis.header.chain_id != chain_id or genesis.epoch != validator_set.epoch:
             raise ConsensusError("genesis does not match the chain id or the validator set epoch")
         if index < 0:
             raise ConsensusError("index must be >= 0")
+        if retain_committed is not None and retain_committed < _EPOCH_PROOF_BLOCKS:
+            raise ConsensusError(f"retain_committed must be >= {_EPOCH_PROOF_BLOCKS}")
         self.chain_id = chain_id
         self.index = index
         self.params = params if params is not None else ProtocolParams()
@@ -106,8 +112,10 @@ class Replica:
         self._payload_source = payload_source
         self._execute = execute
         self._on_reconfigure = on_reconfigure
-        self._genesis = genesis
         self._committed: list[CommittedBlock] = []
+        self._retain = retain_committed
+        # Height of the block just below ``_committed[0]`` (blocks forgotten by retention count).
+        self._committed_base = genesis.height
         self._tip = genesis
         self._certs = CertificateCache(chain_id)
         # (peer, sent at ms, target block hash, re-sends left)
@@ -169,7 +177,8 @@ class Replica:
 
     @property
     def committed(self) -> tuple[Block, ...]:
-        """Committed blocks in height order (genesis excluded)."""
+        """Committed blocks in height order (genesis excluded; only the most recent ones when
+        the replica was built with ``retain_committed``)."""
         return tuple(c.block for c in self._committed)
 
     @property
@@ -534,12 +543,19 @@ class Replica:
 
     def _commit(self, item: CommittedBlock, now_ms: int, effects: list[Effect]) -> None:
         """docs/ledger.md "Epochs": a committed reconfiguration ends the epoch at this block."""
-        self._committed.append(item)
+        self._remember_commit(item)
         self._tip = item.block
         effects.append(Commit(item.block, item.cert))
         new_set = self._on_reconfigure(item.block) if self._on_reconfigure is not None else None
         if new_set is not None:
             self._enter_epoch(new_set, item.block, now_ms, effects)
+
+    def _remember_commit(self, item: CommittedBlock) -> None:
+        self._committed.append(item)
+        if self._retain is not None and len(self._committed) > 2 * self._retain:
+            dropped = len(self._committed) - self._retain
+            del self._committed[:dropped]  # amortised: once per ``retain`` commits
+            self._committed_base += dropped
 
     def _enter_epoch(
         self, new_set: ValidatorSet, root: Block, now_ms: int, effects: list[Effect]
@@ -582,7 +598,7 @@ class Replica:
         """docs/ledger.md "SyncRequest and SyncResponse": answer with what we have; no change."""
         check_encodable(request)
         response = build_sync_response(
-            request, self._committed, self._genesis.height, self._tree, self.params.sync_max_blocks
+            request, self._committed, self._committed_base, self._tree, self.params.sync_max_blocks
         )
         return [Send(sender, response)]
 
@@ -603,7 +619,7 @@ class Replica:
         )
         effects: list[Effect] = []
         for item, new_set in plan.commits:
-            self._committed.append(item)
+            self._remember_commit(item)
             self._tip = item.block
             effects.append(Commit(item.block, item.cert))
             if new_set is not None:

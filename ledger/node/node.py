@@ -94,6 +94,7 @@ _MESSAGE_TYPES = (Proposal, Vote, TimeoutMsg, SyncRequest, SyncResponse)
 #: Bytes of committed blocks per SyncResponse this node sends (the frame limit is larger).
 _SYNC_BYTES_BUDGET = 8 << 20
 _GOSSIP_DELAY_S = 0.01
+_RETAIN_COMMITTED = 64
 
 _WALL_AT_START = time.time()
 _MONO_AT_START = time.monotonic()
@@ -214,6 +215,8 @@ class Node:
             payload_source=self._payload_source,
             execute=self._execute,
             on_reconfigure=self._on_reconfigure,
+            # Storage keeps and serves the chain; memory holds only recent blocks.
+            retain_committed=_RETAIN_COMMITTED,
         )
         self._startup_pending = self.storage.load_pending()
         logger.info("validator %d restored at height %d (epoch %d)", self.index, tip, vset.epoch)

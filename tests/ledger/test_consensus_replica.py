@@ -8,6 +8,7 @@ import pytest
 
 from ledger.consensus import (
     Broadcast,
+    ConsensusError,
     Equivocation,
     InvalidMessage,
     NotLeader,
@@ -63,6 +64,28 @@ def test_four_replicas_delivering_in_order_commit_the_same_chain() -> None:
     # and every commit carries a certificate a light client accepts
     for item in driver.replicas[2].committed_with_certs:
         assert verify_commit(validator_set(4), item.block, item.cert)
+
+
+def test_a_replica_with_bounded_retention_keeps_recent_blocks_and_still_answers_sync() -> None:
+    # given validator 0 keeps only about 4 committed blocks in memory
+    driver = Driver.of(4)
+    driver.replicas[0] = make_replica(0, validator_set(4), retain_committed=4)
+    driver.start()
+    # when the network commits 30 blocks
+    driver.run(lambda d: d.min_commits() >= 30)
+    # then it holds at most 2 x 4 of them, the most recent, and committed the same chain
+    kept = driver.replicas[0].committed
+    assert 4 <= len(kept) <= 8
+    assert [b.hash for b in kept] == driver.committed_hashes(1)[: kept[-1].height][-len(kept) :]
+    # and a sync request from two blocks below its tip gets exactly those two blocks
+    tip = driver.replicas[0].committed_height
+    request = SyncRequest(0, tip - 2, kept[-1].hash)
+    (answer,) = driver.replicas[0].on_sync_request(1, request, driver.now_ms)
+    assert isinstance(answer, Send)
+    assert [c.block.height for c in answer.message.committed] == [tip - 1, tip]
+    # and retention below what an epoch change hands on is refused
+    with pytest.raises(ConsensusError):
+        make_replica(0, validator_set(4), retain_committed=3)
 
 
 def test_a_crashed_validator_is_skipped_through_timeout_certificates() -> None:

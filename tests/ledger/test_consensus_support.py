@@ -77,6 +77,7 @@ def make_replica(
     params: ProtocolParams | None = None,
     on_reconfigure: Callable[[Block], ValidatorSet | None] | None = None,
     key_offset: int = 0,
+    retain_committed: int | None = None,
 ) -> Replica:
     return Replica(
         chain_id=CHAIN_ID,
@@ -89,6 +90,7 @@ def make_replica(
         safety=safety,
         payload_source=payload_counter(index),
         on_reconfigure=on_reconfigure,
+        retain_committed=retain_committed,
     )
 
 

@@ -39,6 +39,7 @@ from ledger.state import (
     GenesisConfig,
     GenesisValidator,
     InvalidTransaction,
+    apply_block,
     sign_transaction,
 )
 
@@ -67,13 +68,20 @@ def spec() -> ChainSpec:
     return build_chain_spec(GenesisConfig(CHAIN, validators[:1]), BLS)
 
 
-def anchor(nonce: int, *, key: int = 0, sender: str = "org-0", chain: str = CHAIN) -> bytes:
+def anchor(
+    nonce: int,
+    *,
+    key: int = 0,
+    sender: str = "org-0",
+    chain: str = CHAIN,
+    commitment: bytes = b"",
+) -> bytes:
     tx = sign_transaction(
         private_key=ORG_KEYS[key],
         chain_id=chain,
         sender=sender,
         nonce=nonce,
-        payload=Anchor(commitment=hashlib.sha256(b"%d" % nonce).digest()),
+        payload=Anchor(commitment=hashlib.sha256(b"%d" % nonce + commitment).digest()),
     )
     return tx.encode()
 
@@ -328,6 +336,42 @@ def test_the_mempool_is_bounded_and_forgets_used_nonces(spec: ChainSpec) -> None
     assert [tx.nonce for tx in pool.candidates(10, state.next_nonce)] == [1, 2]
 
 
+def test_candidates_start_at_the_parent_states_next_nonce_and_stop_at_a_gap(
+    spec: ChainSpec,
+) -> None:
+    # given nonces 1, 2, 3 and 5 of one sender queued (4 missing)
+    _, state = spec.verify(BLS)
+    pool = Mempool(max_txs=10, nonce_window=8)
+    for nonce in (1, 2, 3, 5):
+        pool.add(anchor(nonce), state)
+    # when a leader builds on a parent whose block already carried nonce 1 (uncommitted)
+    after_one = {"org-0": 2}.__getitem__
+    # then it is offered 2 and 3 only: nothing its parent holds, nothing past the gap
+    assert [tx.nonce for tx in pool.candidates(10, after_one)] == [2, 3]
+    assert [tx.nonce for tx in pool.candidates(1, after_one)] == [2]
+    # and on the committed state it gets 1, 2, 3
+    assert [tx.nonce for tx in pool.candidates(10, state.next_nonce)] == [1, 2, 3]
+
+
+def test_a_committed_nonce_retires_every_transaction_that_carried_it(spec: ChainSpec) -> None:
+    # given two different transactions with nonce 1 and one with nonce 2
+    _, state = spec.verify(BLS)
+    pool = Mempool(max_txs=10, nonce_window=8)
+    first = pool.add(anchor(1), state).tx
+    rival = pool.add(anchor(1, commitment=b"rival"), state).tx
+    second = pool.add(anchor(2), state).tx
+    # then the first to arrive is the candidate for nonce 1
+    assert pool.candidates(10, state.next_nonce) == [first, second]
+    # when the block carrying the first one is committed
+    committed, _ = apply_block(state, [first])
+    pool.remove_committed(committed, [first.tx_hash])
+    # then the rival is gone with a reason, and nonce 2 waits
+    assert len(pool) == 1 and second.tx_hash in pool and rival.tx_hash not in pool
+    refusal = pool.refusal(rival.tx_hash)
+    assert refusal is not None and refusal.code == "bad_nonce"
+    assert pool.refusal(first.tx_hash) is None
+
+
 # -- one validator, in process -----------------------------------------------------------------
 
 
@@ -438,3 +482,52 @@ def test_the_api_answers_bad_requests_with_the_one_error_shape(
         (404, "not_found"),
         (404, "not_found"),
     ]
+
+
+def test_a_batch_admits_each_transaction_on_its_own_and_answers_in_order(
+    single: NodeConfig, spec: ChainSpec
+) -> None:
+    from ledger.node.api import MAX_BATCH_TXS
+
+    one, two = anchor(1), anchor(2)
+
+    async def submit(client: httpx.AsyncClient) -> tuple[Any, ...]:
+        batch = [one.hex(), two.hex(), one.hex(), anchor(3, key=1).hex(), "zz", "01ff"]
+        answer = await client.post("/v1/txs/batch", json={"txs": batch})
+        too_many = await client.post("/v1/txs/batch", json={"txs": ["00"] * (MAX_BATCH_TXS + 1)})
+        not_a_list = await client.post("/v1/txs/batch", json={"txs": one.hex()})
+        for _ in range(200):
+            found = (await client.get(f"/v1/txs/{hashlib.sha256(two).hexdigest()}")).json()
+            if found["status"] == "committed":
+                break
+            await asyncio.sleep(0.05)
+        again = await client.post("/v1/txs", json={"tx": one.hex()})
+        again_batch = await client.post("/v1/txs/batch", json={"txs": [one.hex()]})
+        return answer, too_many, not_a_list, found, again, again_batch
+
+    # when a batch mixes new, repeated, forged and undecodable transactions
+    answer, too_many, not_a_list, found, again, again_batch = asyncio.run(
+        _run_node(single, spec, submit)
+    )
+    # then each gets its own outcome, in order, and the valid ones are admitted
+    assert answer.status_code == 200
+    body = answer.json()
+    results = [(r["status"], r["code"]) for r in body["results"]]
+    assert results == [
+        ("accepted", None),
+        ("accepted", None),
+        ("duplicate", None),
+        ("rejected", "bad_signature"),
+        ("rejected", "malformed"),
+        ("rejected", "malformed"),
+    ]
+    assert body["results"][0]["hash"] == hashlib.sha256(one).hexdigest()
+    assert body["results"][4]["hash"] is None and body["results"][4]["message"]
+    assert (body["accepted"], body["duplicates"], body["rejected"]) == (2, 1, 3)
+    # and a batch that is not a list of at most MAX_BATCH_TXS strings is refused as a whole
+    assert (too_many.status_code, too_many.json()["error"]["code"]) == (413, "oversize")
+    assert (not_a_list.status_code, not_a_list.json()["error"]["code"]) == (400, "malformed")
+    # and once committed, submitting it again is a duplicate, not a nonce error
+    assert found["status"] == "committed"
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again_batch.json()["results"][0]["status"] == "duplicate"
