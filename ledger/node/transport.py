@@ -2,10 +2,13 @@
 
 - The validator with the lower index dials; the other accepts. A link that drops is re-dialled
   with exponential back-off (0.1 s doubling to ``max_backoff``, with jitter).
-- Handshake: both sides send HELLO (chain id, index, fresh nonce), then AUTH (a BLS signature over
-  the other side's nonce); a side that claims an unknown index, another chain, or whose signature
-  does not verify against the validator set is disconnected and logged. Until AUTH verifies no
-  other frame is accepted.
+- Handshake: both sides send HELLO (chain id, index, fresh nonce, fresh X25519 key), then AUTH (a
+  BLS signature over the other side's nonce and both keys); a side that claims an unknown index,
+  another chain, or whose signature does not verify against the validator set is disconnected
+  and logged. Until AUTH verifies no other frame is accepted; after it, every frame is sealed
+  with the link's session keys (``channel.py``: ChaCha20-Poly1305, one counter per direction), so
+  nothing on the path can read, inject, alter, replay or reorder a frame without the link
+  closing.
 - Each peer has a bounded send queue: when full the oldest frame is dropped (and logged), so a slow
   or dead peer never holds memory or blocks consensus.
 - Garbage (bad length, unknown kind, undecodable body) disconnects the peer; nothing a peer sends
@@ -26,8 +29,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
 from ledger.consensus.crypto import Backend
 
+from .channel import TAG_SIZE, Session, derive_session
 from .wire import (
     AUTH,
     HELLO,
@@ -59,9 +65,10 @@ class PeerAddress:
 @dataclass
 class _Peer:
     address: PeerAddress
-    queue: deque[bytes] = field(default_factory=deque)
+    queue: deque[tuple[int, bytes]] = field(default_factory=deque)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     writer: asyncio.StreamWriter | None = None
+    session: Session | None = None
     generation: int = 0
     last_seen_ms: int | None = None
     dropped: int = 0
@@ -147,7 +154,7 @@ class Transport:
             peer.dropped += 1
             if peer.dropped % 100 == 1:
                 logger.warning("send queue to validator %d full: dropped %d", to, peer.dropped)
-        peer.queue.append(encode_frame(kind, body))
+        peer.queue.append((kind, body))
         peer.wake.set()
 
     def broadcast(self, kind: int, body: bytes) -> None:
@@ -158,16 +165,16 @@ class Transport:
         while not self._closing:
             await peer.wake.wait()
             peer.wake.clear()
-            writer = peer.writer
-            if writer is None:
+            writer, session = peer.writer, peer.session
+            if writer is None or session is None:
                 continue
             try:
                 while peer.queue and peer.writer is writer:
-                    writer.write(peer.queue.popleft())
+                    writer.write(session.seal(*peer.queue.popleft()))
                     if writer.transport.get_write_buffer_size() > 1 << 20:
                         await writer.drain()
                 await writer.drain()
-            except (ConnectionError, OSError, RuntimeError):
+            except (ConnectionError, OSError, RuntimeError, ProtocolError):
                 self._disconnect(peer, writer, "write failed")
 
     # -- connecting --------------------------------------------------------------------------
@@ -204,7 +211,7 @@ class Transport:
     ) -> bool:
         """Handshake, then read frames until the link dies; True if the handshake succeeded."""
         try:
-            index = await asyncio.wait_for(
+            index, session = await asyncio.wait_for(
                 self._handshake(reader, writer, expected), self._handshake_timeout
             )
         except (TimeoutError, ProtocolError, asyncio.IncompleteReadError, OSError) as exc:
@@ -214,7 +221,7 @@ class Transport:
         peer = self._peers[index]
         if peer.writer is not None:
             peer.writer.close()  # the newest authenticated link wins
-        peer.writer = writer
+        peer.writer, peer.session = writer, session
         peer.generation += 1
         peer.last_seen_ms = _now_ms()
         peer.wake.set()
@@ -222,7 +229,7 @@ class Transport:
         if self.on_connected is not None:
             self.on_connected(index)
         try:
-            await self._read_frames(reader, peer)
+            await self._read_frames(reader, peer, session)
         except ProtocolError as exc:
             logger.warning("validator %d sent garbage (%s): disconnected", index, exc)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
@@ -232,9 +239,15 @@ class Transport:
 
     async def _handshake(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, expected: int | None
-    ) -> int:
-        nonce = secrets.token_bytes(NONCE_SIZE)
-        writer.write(encode_frame(HELLO, encode_hello(Hello(self._chain_id, self._index, nonce))))
+    ) -> tuple[int, Session]:
+        ephemeral = X25519PrivateKey.generate()
+        own = Hello(
+            self._chain_id,
+            self._index,
+            secrets.token_bytes(NONCE_SIZE),
+            ephemeral.public_key().public_bytes_raw(),
+        )
+        writer.write(encode_frame(HELLO, encode_hello(own)))
         await writer.drain()
         kind, body = await self._read_frame(reader, limit=1024)
         if kind != HELLO:
@@ -247,26 +260,37 @@ class Transport:
         public_key = self._public_key_of(hello.index)
         if public_key is None:
             raise ProtocolError(f"no public key for validator {hello.index}")
-        root = compute_handshake_root(self._chain_id, hello.nonce, nonce, self._index)
+        root = compute_handshake_root(
+            self._chain_id, hello.nonce, own.nonce, self._index, hello.ephemeral, own.ephemeral
+        )
         writer.write(encode_frame(AUTH, self._crypto.Sign(self._sk, root)))
         await writer.drain()
         kind, signature = await self._read_frame(reader, limit=1024)
         if kind != AUTH:
             raise ProtocolError("expected AUTH")
-        expected_root = compute_handshake_root(self._chain_id, nonce, hello.nonce, hello.index)
+        expected_root = compute_handshake_root(
+            self._chain_id, own.nonce, hello.nonce, hello.index, own.ephemeral, hello.ephemeral
+        )
         if not self._crypto.Verify(public_key, expected_root, signature):
             raise ProtocolError(f"validator {hello.index}'s handshake signature does not verify")
-        return hello.index
+        session = derive_session(private_key=ephemeral, own=own, peer=hello, own_index=self._index)
+        return hello.index, session
 
     async def _read_frame(self, reader: asyncio.StreamReader, *, limit: int) -> tuple[int, bytes]:
+        """One clear frame (the handshake's)."""
         length = parse_frame_length(await reader.readexactly(4), limit)
         payload = await reader.readexactly(length)
         return payload[0], payload[1:]
 
-    async def _read_frames(self, reader: asyncio.StreamReader, peer: _Peer) -> None:
+    async def _read_frames(
+        self, reader: asyncio.StreamReader, peer: _Peer, session: Session
+    ) -> None:
         index = peer.address.index
+        limit = self._max_frame + TAG_SIZE
         while not self._closing:
-            kind, body = await self._read_frame(reader, limit=self._max_frame)
+            header = await reader.readexactly(4)
+            payload = await reader.readexactly(parse_frame_length(header, limit))
+            kind, body = session.open(header, payload)  # ProtocolError if it does not open
             peer.last_seen_ms = _now_ms()
             if self._is_dropped(index):
                 continue
@@ -274,7 +298,7 @@ class Transport:
 
     def _disconnect(self, peer: _Peer, writer: asyncio.StreamWriter, why: str) -> None:
         if peer.writer is writer:
-            peer.writer = None
+            peer.writer, peer.session = None, None
             logger.info("validator %d disconnected (%s)", peer.address.index, why)
         writer.close()
 

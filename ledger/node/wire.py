@@ -3,13 +3,16 @@
 A frame is ``u32 length (big-endian) | payload`` with ``1 <= length <= max_frame``; the payload is
 ``u8 kind | body``:
 
-- ``HELLO`` (0x10): ``u32 len + chain id | u32 validator index | nonce[32]``, sent first by both
-  sides;
+- ``HELLO`` (0x10): ``u32 len + chain id | u32 validator index | nonce[32] | X25519 key[32]``,
+  sent first by both sides (the key is ephemeral: one per connection);
 - ``AUTH`` (0x11): a BLS signature (96 bytes) over ``compute_handshake_root(chain_id,
-  verifier_nonce, signer_nonce, signer_index)``: each side proves it holds the key of the index it
-  claims, bound to the other side's fresh nonce (no replay) and to the chain;
+  verifier_nonce, signer_nonce, signer_index, verifier_key, signer_key)``: each side proves it
+  holds the key of the index it claims, bound to the other side's fresh nonce (no replay), to the
+  chain and to both ephemeral keys (no key substitution); ``channel.py`` derives the link keys;
 - ``CONSENSUS`` (0x01): one consensus message (``ledger.consensus.encode``);
 - ``TXS`` (0x02): ``u32 count | (u32 len + transaction)*``, mempool gossip.
+
+HELLO and AUTH travel in the clear; every later frame is sealed (``channel.Session``).
 
 Nothing here does I/O; ``transport.py`` runs it over asyncio streams.
 """
@@ -26,6 +29,7 @@ __all__ = [
     "CONSENSUS",
     "HANDSHAKE_DOMAIN",
     "HELLO",
+    "KEY_SIZE",
     "NONCE_SIZE",
     "TXS",
     "Hello",
@@ -44,7 +48,8 @@ TXS = 0x02
 HELLO = 0x10
 AUTH = 0x11
 NONCE_SIZE = 32
-HANDSHAKE_DOMAIN = b"alliance-ledger/handshake/v1\x00"
+HANDSHAKE_DOMAIN = b"alliance-ledger/handshake/v2\x00"
+KEY_SIZE = 32
 _U32 = struct.Struct(">I")
 _MAX_CHAIN_ID = 255
 _MAX_TXS_PER_FRAME = 100_000
@@ -59,6 +64,7 @@ class Hello:
     chain_id: bytes
     index: int
     nonce: bytes
+    ephemeral: bytes
 
 
 def encode_frame(kind: int, body: bytes) -> bytes:
@@ -75,24 +81,36 @@ def parse_frame_length(header: bytes, max_frame: int) -> int:
 
 
 def encode_hello(hello: Hello) -> bytes:
-    if len(hello.nonce) != NONCE_SIZE:
-        raise ValueError("nonce must be 32 bytes")
-    return _U32.pack(len(hello.chain_id)) + hello.chain_id + _U32.pack(hello.index) + hello.nonce
+    if len(hello.nonce) != NONCE_SIZE or len(hello.ephemeral) != KEY_SIZE:
+        raise ValueError("nonce and ephemeral key must be 32 bytes")
+    return (
+        _U32.pack(len(hello.chain_id))
+        + hello.chain_id
+        + _U32.pack(hello.index)
+        + hello.nonce
+        + hello.ephemeral
+    )
 
 
 def decode_hello(body: bytes) -> Hello:
     if len(body) < 4:
         raise ProtocolError("short HELLO")
     (size,) = _U32.unpack_from(body)
-    if size > _MAX_CHAIN_ID or len(body) != 4 + size + 4 + NONCE_SIZE:
+    if size > _MAX_CHAIN_ID or len(body) != 4 + size + 4 + NONCE_SIZE + KEY_SIZE:
         raise ProtocolError("malformed HELLO")
     chain_id = body[4 : 4 + size]
     (index,) = _U32.unpack_from(body, 4 + size)
-    return Hello(chain_id, index, body[8 + size :])
+    nonce = body[8 + size : 8 + size + NONCE_SIZE]
+    return Hello(chain_id, index, nonce, body[8 + size + NONCE_SIZE :])
 
 
 def compute_handshake_root(
-    chain_id: bytes, verifier_nonce: bytes, signer_nonce: bytes, signer_index: int
+    chain_id: bytes,
+    verifier_nonce: bytes,
+    signer_nonce: bytes,
+    signer_index: int,
+    verifier_key: bytes,
+    signer_key: bytes,
 ) -> bytes:
     """What the signer signs: domain-separated from every consensus signing root."""
     return hashlib.sha256(
@@ -102,6 +120,8 @@ def compute_handshake_root(
         + verifier_nonce
         + signer_nonce
         + _U32.pack(signer_index)
+        + verifier_key
+        + signer_key
     ).digest()
 
 

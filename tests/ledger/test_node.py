@@ -188,7 +188,7 @@ def test_frames_outside_the_length_bounds_are_protocol_errors() -> None:
 
 def test_hello_and_transaction_batches_round_trip_and_reject_truncation() -> None:
     # given a HELLO and a batch of two transactions
-    hello = Hello(b"chain", 3, bytes(range(32)))
+    hello = Hello(b"chain", 3, bytes(range(32)), bytes(range(32, 64)))
     batch = encode_txs([b"one", b"two!"])
     # then they decode to the same values
     assert decode_hello(encode_hello(hello)) == hello
