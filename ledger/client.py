@@ -1,4 +1,4 @@
-"""HTTP client of the validators' node API (/work/briefs/ledger-network.md), with failover.
+"""HTTP client of the validators' node API (docs/ledger-network.md), with failover.
 
 Every call tries the node that answered last first and moves on to the next one on a transport
 error or a 5xx answer; a 4xx answer is the node's verdict on the request and is raised as

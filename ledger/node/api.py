@@ -1,5 +1,5 @@
 """The node HTTP API (JSON over HTTP/1.1, h11 on asyncio streams); the contract is in
-/work/briefs/ledger-network.md and docs/ledger.md.
+docs/ledger-network.md ("Node HTTP API").
 
 - ``GET /v1/status``, ``GET /v1/genesis``
 - ``POST /v1/txs`` ``{"tx": hex}`` -> 202 ``{"hash"}``; 200 ``{"hash", "duplicate": true}``;

@@ -1,6 +1,6 @@
 """The chain description all validators of a network share (genesis.json, ``GET /v1/genesis``).
 
-Shape (docs: /work/briefs/ledger-network.md, the node API contract)::
+Shape (docs/ledger-network.md, "Node HTTP API")::
 
     {"chain_id": hex, "genesis_block": hex (Block.encode()),
      "validators": [{"index", "name", "organization", "public_key": hex, "pop": hex}],
