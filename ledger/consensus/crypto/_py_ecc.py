@@ -5,6 +5,7 @@ Private to ``ledger.consensus.crypto``: see the package docstring ("Validated-ke
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any, Final
 
@@ -12,6 +13,8 @@ from . import CIPHERSUITE, BLSError
 from ._common import _Ciphersuite
 
 _BLS_X: Final = 0xD201000000010000  # |u|; the curve parameter is u = -0xd201000000010000
+#: Hashed signing roots kept (a replica signs a vote root, then verifies the QC over that root).
+_HASHED_MESSAGE_CACHE: Final = 1024
 
 
 class _PyEccBackend(_Ciphersuite):
@@ -53,6 +56,10 @@ class _PyEccBackend(_Ciphersuite):
         for k in range(1, 7):
             images = [exp_by_p(image) for image in images]
             self._frobenius_tables[k] = images
+        # Points are immutable tuples of field elements; a failed hash is never cached.
+        self._hash_ciphersuite: Any = functools.lru_cache(maxsize=_HASHED_MESSAGE_CACHE)(
+            lambda message: self._hash_point(message, CIPHERSUITE)
+        )
 
     # ---- accelerations of the fast paths; each is checked against py_ecc's plain version in
     # tests/ledger/test_crypto.py and by the conformance vectors.
@@ -128,7 +135,10 @@ class _PyEccBackend(_Ciphersuite):
         return bytes(self._pop.SkToPk(sk))
 
     def _sign(self, sk: int, message: bytes) -> bytes:
-        return bytes(self._pop.Sign(sk, message))
+        """``sk * H(message)``: py_ecc's ``Sign`` with the accelerated, cached hash to G2 (the
+        same point: ``_hash_point`` is checked against py_ecc's ``hash_to_G2``)."""
+        c = self._curve
+        return bytes(self._points.G2_to_signature(c.multiply(self._hash_ciphersuite(message), sk)))
 
     def _verify(self, pk: bytes, message: bytes, signature: bytes) -> bool:
         return bool(self._pop.Verify(pk, message, signature))
@@ -165,7 +175,7 @@ class _PyEccBackend(_Ciphersuite):
         key = self._points.pubkey_to_G1(pk)  # decoded (on curve, canonical), not r-multiplied
         sig = self._decode_g2(signature)
         product = c.pairing(sig, c.G1, final_exponentiate=False) * c.pairing(
-            self._hash_point(message, CIPHERSUITE), c.neg(key), final_exponentiate=False
+            self._hash_ciphersuite(message), c.neg(key), final_exponentiate=False
         )
         return self._is_one_after_final_exponentiation(product)
 
