@@ -197,6 +197,20 @@ def test_the_fast_cofactor_clearing_gives_py_ecc_hash_to_g2_exactly() -> None:
         assert fast == plain
 
 
+def test_the_fast_sign_gives_py_ecc_s_sign_exactly_hashed_root_cached_or_not() -> None:
+    # Given random keys and messages, each message signed twice (the second time its hash to
+    # G2 comes from the cache)
+    from py_ecc.bls import G2ProofOfPossession
+
+    ours: Any = backend("py_ecc")
+    rng = random.Random(7)
+    for _ in range(3):
+        message = rng.randbytes(32)
+        for sk in (rng.randrange(1, 2**255), rng.randrange(1, 2**255)):
+            # Then our Sign and py_ecc's plain Sign give the same bytes
+            assert ours.Sign(sk, message) == G2ProofOfPossession.Sign(sk, message)
+
+
 def test_the_fast_final_exponentiation_is_the_cube_of_py_ecc_s() -> None:
     # Given Miller loop outputs of a random pairing and of a cancelling product
     reference: Any = backend("py_ecc")
