@@ -18,7 +18,7 @@ import httpx
 
 from ledger import conf
 
-__all__ = ["NodeClient", "NodeError", "NodeRefused", "NodeUnavailable", "TxStatus"]
+__all__ = ["NodeClient", "NodeError", "NodeRefused", "NodeUnavailable", "Submission", "TxStatus"]
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -43,6 +43,16 @@ class NodeRefused(NodeError):
         self.status = status
         self.code = code
         self.message = message
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One transaction's outcome in ``POST /v1/txs/batch``."""
+
+    hash: str | None
+    status: str  # accepted | duplicate | rejected
+    code: str | None
+    message: str | None
 
 
 @dataclass(frozen=True)
@@ -131,6 +141,29 @@ class NodeClient:
         def call(http: httpx.Client, url: str) -> tuple[str, bool]:
             body = self._json(http.post(f"{url}/v1/txs", json={"tx": tx.hex()}))
             return str(body["hash"]), bool(body.get("duplicate", False))
+
+        return self._each(call)
+
+    def submit_batch(self, txs: Sequence[bytes]) -> list[Submission]:
+        """``POST /v1/txs/batch``: one outcome per transaction, in order. Raises NodeRefused
+        when the batch as a whole is refused (then nothing was admitted)."""
+
+        def call(http: httpx.Client, url: str) -> list[Submission]:
+            body = self._json(
+                http.post(f"{url}/v1/txs/batch", json={"txs": [tx.hex() for tx in txs]})
+            )
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list) or len(results) != len(txs):
+                raise NodeUnavailable("batch answer does not match the request")
+            return [
+                Submission(
+                    hash=None if r.get("hash") is None else str(r["hash"]),
+                    status=str(r["status"]),
+                    code=r.get("code"),
+                    message=r.get("message"),
+                )
+                for r in results
+            ]
 
         return self._each(call)
 

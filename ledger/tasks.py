@@ -23,7 +23,7 @@ BEAT_SCHEDULE = {
 
 
 @shared_task(name="ledger.tasks.outbox_drain", acks_late=True, time_limit=120, soft_time_limit=100)
-def outbox_drain(limit: int = 100) -> dict[str, int]:
+def outbox_drain(limit: int = 500) -> dict[str, int]:
     """Sign, submit and poll the outbox once; returns how many rows moved, per outcome."""
     try:
         report = services.outbox_drain(limit=limit)

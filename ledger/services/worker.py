@@ -8,9 +8,11 @@ Outbox lifecycle (exactly once):
    organization key, and stores the signed bytes and hash in the SAME database transaction as
    the nonce increment. Governance payloads (``org_key_rotate``) get their nonce and wait in
    ``awaiting_approvals`` (approvals are bound to the carrier's sender and nonce).
-3. ``outbox_submit_due`` posts the stored bytes (any node, failover), then polls the status until
-   ``committed`` / ``rejected``, retrying with exponential back-off. A retry always resubmits the
-   stored bytes: the node deduplicates by hash and the nonce forbids a second application.
+3. ``outbox_submit_due`` posts the stored bytes of every signed row in one
+   ``POST /v1/txs/batch`` (any node, failover; each row gets its own answer), then polls the
+   status of submitted rows until ``committed`` / ``rejected``, retrying with exponential
+   back-off. A retry always resubmits the stored bytes: the node deduplicates by hash and the
+   nonce forbids a second application.
 4. The follower marks rows committed/rejected by hash as well (whichever comes first).
 """
 
@@ -25,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ledger.client import NodeClient, NodeError, NodeRefused, NodeUnavailable
+from ledger.client import NodeClient, NodeError, NodeRefused, NodeUnavailable, Submission
 from ledger.models import (
     LedgerOutbox,
     LedgerSender,
@@ -134,31 +136,99 @@ def _sign(
 def outbox_submit_due(
     *, client: NodeClient, now: datetime | None = None, limit: int = 100
 ) -> DrainReport:
-    """Submit signed rows and poll submitted ones whose back-off has elapsed (step 3)."""
+    """Submit signed rows (one batch) and poll submitted ones whose back-off has elapsed."""
     report = DrainReport()
     now = now or timezone.now()
-    due = (
+    due = list(
         LedgerOutbox.objects.filter(
             status__in=[LedgerOutbox.Status.PENDING, LedgerOutbox.Status.SUBMITTED]
         )
         .exclude(tx_hash="")
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("nonce", "id")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "status")[:limit]
     )
-    for pk in list(due):
+    fresh = [pk for pk, status in due if status == LedgerOutbox.Status.PENDING]
+    if fresh:
+        _submit_batch(fresh, client=client, now=now, report=report)
+    for pk, status in due:
+        if status != LedgerOutbox.Status.SUBMITTED:
+            continue
         with transaction.atomic():
             row = (
                 LedgerOutbox.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("organization")
-                .filter(
-                    pk=pk, status__in=[LedgerOutbox.Status.PENDING, LedgerOutbox.Status.SUBMITTED]
-                )
+                .filter(pk=pk, status=LedgerOutbox.Status.SUBMITTED)
                 .first()
             )
             if row is not None:
                 _advance(row, client=client, now=now, report=report)
     return report
+
+
+def _submit_batch(
+    pks: list[int], *, client: NodeClient, now: datetime, report: DrainReport
+) -> None:
+    """First submission of signed rows: one request, one outcome per row. Rows another worker
+    holds are skipped (``skip_locked``); a batch refused as a whole falls back to one request
+    per row, so one bad row can never hold the others back."""
+    with transaction.atomic():
+        rows = list(
+            LedgerOutbox.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("organization")
+            .filter(pk__in=pks, status=LedgerOutbox.Status.PENDING)
+            .order_by("nonce", "id")
+        )
+        if not rows:
+            return
+        try:
+            results = client.submit_batch([bytes(row.tx_bytes or b"") for row in rows])
+        except NodeRefused:
+            for row in rows:
+                _advance(row, client=client, now=now, report=report)
+            return
+        except (NodeUnavailable, NodeError) as exc:
+            for row in rows:
+                row.attempts += 1
+                _retry(row, now, str(exc), report)
+            return
+        for row, result in zip(rows, results, strict=True):
+            row.attempts += 1
+            _record_submission(row, result, now=now, report=report)
+
+
+def _record_submission(
+    row: LedgerOutbox, result: Submission, *, now: datetime, report: DrainReport
+) -> None:
+    if result.status in ("accepted", "duplicate"):
+        if result.hash != row.tx_hash:
+            _retry(row, now, f"node answered hash {result.hash} for {row.tx_hash}", report)
+            return
+        row.status = LedgerOutbox.Status.SUBMITTED
+        row.submitted_at = row.submitted_at or now
+        _retry(row, now, "", report, submitted=True)
+        return
+    code, message = result.code or "error", result.message or ""
+    _refused(row, status=None, code=code, message=message, now=now, report=report)
+
+
+def _refused(
+    row: LedgerOutbox,
+    *,
+    status: int | None,
+    code: str,
+    message: str,
+    now: datetime,
+    report: DrainReport,
+) -> None:
+    """A node refused the transaction: later (retry) or never (rejected, nonce gap filled)."""
+    if status in _RETRY_STATUSES or code in _RETRY_CODES:
+        _retry(row, now, f"{code}: {message}", report)
+        return
+    row.save(update_fields=["attempts"])
+    outbox_decided(row.tx_hash, status="rejected", height=None, code=code, reason=message)
+    report.rejected.append(row.pk)
+    _fill_nonce_gap(row, code)
 
 
 def _advance(row: LedgerOutbox, *, client: NodeClient, now: datetime, report: DrainReport) -> None:
@@ -185,15 +255,7 @@ def _advance(row: LedgerOutbox, *, client: NodeClient, now: datetime, report: Dr
             # "unknown": the node lost it (restart, mempool eviction): resubmit the same bytes.
         _submit(row, client=client, now=now, report=report)
     except NodeRefused as exc:
-        if exc.status in _RETRY_STATUSES or exc.code in _RETRY_CODES:
-            _retry(row, now, f"{exc.code}: {exc.message}", report)
-            return
-        row.save(update_fields=["attempts"])
-        outbox_decided(
-            row.tx_hash, status="rejected", height=None, code=exc.code, reason=exc.message
-        )
-        report.rejected.append(row.pk)
-        _fill_nonce_gap(row, exc.code)
+        _refused(row, status=exc.status, code=exc.code, message=exc.message, now=now, report=report)
     except (NodeUnavailable, NodeError) as exc:
         _retry(row, now, str(exc), report)
 
@@ -248,7 +310,7 @@ def _fill_nonce_gap(row: LedgerOutbox, code: str) -> None:
         LedgerOutbox.objects.filter(pk=filler.pk).update(nonce=row.nonce)
 
 
-def outbox_drain(*, client: NodeClient | None = None, limit: int = 100) -> DrainReport:
+def outbox_drain(*, client: NodeClient | None = None, limit: int = 500) -> DrainReport:
     """One pass of the worker: sign what is pending, submit and poll what is due."""
     with system_context():
         if not LedgerOutbox.objects.filter(

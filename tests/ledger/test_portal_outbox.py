@@ -126,7 +126,7 @@ def test_failover_submits_through_the_second_node_when_the_first_is_down(world, 
     row.refresh_from_db()
     # then the first node was tried and the second one took it
     assert report.submitted == [row.pk] and row.status == "submitted"
-    assert "POST /v1/txs" in first.requests and "POST /v1/txs" in second.requests
+    assert "POST /v1/txs/batch" in first.requests and "POST /v1/txs/batch" in second.requests
     assert row.tx_hash in {tx.tx_hash.hex() for tx in chain.seen.values()}
 
 
@@ -146,6 +146,48 @@ def test_a_sender_unknown_to_the_ledger_is_retried_not_dropped(world, chain) -> 
     assert report.retrying == [row.pk]
     assert row.status == "pending" and row.last_error.startswith("unknown_sender")
     assert row.next_attempt_at is not None
+
+
+def test_a_drain_submits_every_signed_row_in_one_batch_each_with_its_own_outcome(
+    world, chain
+) -> None:  # type: ignore[no-untyped-def]
+    # given three acme rows and one of globex, which the ledger does not know yet
+    rows = [
+        ledger_submit(
+            organization=world.acme,
+            tx_type="anchor",
+            payload={"commitment": f"{i:02x}" * 32},
+            idempotency_key=f"test.batch.{i}",
+        )
+        for i in range(3)
+    ]
+    stranger = ledger_submit(
+        organization=world.globex,
+        tx_type="anchor",
+        payload={"commitment": COMMITMENT},
+        idempotency_key="test.batch.globex",
+    )
+    with nodes(chain, 1) as (node,):
+        client = NodeClient([node.url], timeout=2)
+        # when the worker runs, consensus commits, and it polls after the back-off
+        first = services.outbox_drain(client=client)
+        chain.commit_pending()
+        LedgerOutbox.objects.filter(organization=world.acme).update(next_attempt_at=None)
+        second = services.outbox_drain(client=client)
+        requests = list(node.requests)
+    # then one request carried all four, and each row got its own outcome
+    assert requests.count("POST /v1/txs/batch") == 1
+    assert "POST /v1/txs" not in requests
+    assert sorted(first.submitted) == sorted(r.pk for r in rows)
+    assert first.retrying == [stranger.pk]
+    assert sorted(second.committed) == sorted(r.pk for r in rows)
+    for row in rows:
+        row.refresh_from_db()
+        assert row.status == "committed" and row.attempts == 2
+    stranger.refresh_from_db()
+    assert stranger.status == "pending" and stranger.last_error.startswith("unknown_sender")
+    # and acme's three transactions are on the chain in nonce order
+    assert [tx.nonce for tx in chain.seen.values() if tx.sender == "acme"] == [1, 2, 3]
 
 
 def test_a_transaction_refused_at_the_door_is_rejected_and_its_nonce_given_back(world) -> None:  # type: ignore[no-untyped-def]
@@ -230,21 +272,22 @@ def test_a_worker_that_dies_after_posting_resubmits_the_same_transaction_once(
         payload={"commitment": COMMITMENT},
         idempotency_key="test.crash",
     )
-    real_submit = worker._submit
+    real_record = worker._record_submission
 
-    def crash_after_post(row, **kwargs):  # type: ignore[no-untyped-def]
-        kwargs["client"].submit(bytes(row.tx_bytes))
+    def crash_after_post(row, result, **kwargs):  # type: ignore[no-untyped-def]
+        assert result.status == "accepted"  # the node has it
         raise Boom("worker killed")
 
     with nodes(chain, 1) as (node,):
         client = NodeClient([node.url], timeout=2)
-        monkeypatch.setattr(worker, "_submit", crash_after_post)
+        monkeypatch.setattr(worker, "_record_submission", crash_after_post)
         with pytest.raises(Boom):
             services.outbox_drain(client=client)
         row.refresh_from_db()
         signed_hash = row.tx_hash
+        assert row.status == "pending"  # the crash rolled the pass back
         # when a new worker runs (the crashed pass left the row pending) until it commits
-        monkeypatch.setattr(worker, "_submit", real_submit)
+        monkeypatch.setattr(worker, "_record_submission", real_record)
         LedgerOutbox.objects.update(next_attempt_at=None)
         services.outbox_drain(client=client)
         chain.commit_pending()

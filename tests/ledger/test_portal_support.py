@@ -328,6 +328,8 @@ class NodeServer:
                 if node.down:
                     return self._error(503, "unavailable", "node is down")
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/v1/txs/batch":
+                    return self._send(200, {"results": [node.admit(tx) for tx in body["txs"]]})
                 try:
                     tx_hash, duplicate = node.harness.submit(bytes.fromhex(body["tx"]))
                 except InvalidTransaction as exc:
@@ -337,6 +339,16 @@ class NodeServer:
                 return self._send(202, {"hash": tx_hash})
 
         return Handler
+
+    def admit(self, raw: str) -> dict[str, Any]:
+        """One item of ``POST /v1/txs/batch`` (the node's per-transaction answer)."""
+        try:
+            tx_hash, duplicate = self.harness.submit(bytes.fromhex(raw))
+        except InvalidTransaction as exc:
+            return {"hash": None, "status": "rejected", "code": exc.code.value,
+                    "message": exc.reason}  # fmt: skip
+        status = "duplicate" if duplicate else "accepted"
+        return {"hash": tx_hash, "status": status, "code": None, "message": None}
 
     def serve(self, item: CommittedBlock) -> dict[str, Any]:
         if self.forge:

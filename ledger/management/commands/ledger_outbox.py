@@ -21,7 +21,7 @@ class Command(BaseCommand):
         mode.add_argument("--once", action="store_true", help="one pass, then exit (default)")
         mode.add_argument("--loop", action="store_true", help="run until interrupted")
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
-        parser.add_argument("--limit", type=int, default=100)
+        parser.add_argument("--limit", type=int, default=500)
 
     def handle(self, *args: Any, **options: Any) -> None:
         # One INFO line per HTTP request would drown what this command reports.
