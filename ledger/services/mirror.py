@@ -34,6 +34,9 @@ from ledger.state import (
 from tenants.models import Organization
 from tenants.rls import system_context
 
+#: Hashes per ``IN (...)`` query (well under SQLite's and PostgreSQL's parameter limits).
+_HASH_CHUNK = 500
+
 # --- the chain pin -------------------------------------------------------------------------
 
 
@@ -165,14 +168,16 @@ def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> M
                         "balance": account.balance, "height": header.height,
                     },
                 )  # fmt: skip
+        waiting = _open_outbox_hashes([tx.tx_hash.hex() for tx in applied.transactions])
         for tx, receipt in zip(applied.transactions, applied.receipts, strict=True):
-            outbox_decided(
-                tx.tx_hash.hex(),
-                status=str(receipt.status),
-                height=header.height,
-                code="" if receipt.code is None else str(receipt.code),
-                reason=receipt.reason or "",
-            )
+            if tx.tx_hash.hex() in waiting:
+                outbox_decided(
+                    tx.tx_hash.hex(),
+                    status=str(receipt.status),
+                    height=header.height,
+                    code="" if receipt.code is None else str(receipt.code),
+                    reason=receipt.reason or "",
+                )
             if tx.type is TxType.ORG_KEY_ROTATE and str(receipt.status) == "committed":
                 _key_rotation_committed(tx)
         orgs = dict(
@@ -206,6 +211,20 @@ def _key_rotation_committed(tx: Transaction) -> None:
     ).update(status=OrganizationKey.Status.RETIRED, retired_at=timezone.now())
     new.status = OrganizationKey.Status.ACTIVE
     new.save(update_fields=["status"])
+
+
+def _open_outbox_hashes(hashes: list[str]) -> set[str]:
+    """Which of a block's transaction hashes an undecided outbox row waits for: a block holds
+    thousands of transactions, the portal's own are few, so one indexed query per chunk instead
+    of one per transaction."""
+    found: set[str] = set()
+    for start in range(0, len(hashes), _HASH_CHUNK):
+        found.update(
+            LedgerOutbox.objects.filter(tx_hash__in=hashes[start : start + _HASH_CHUNK])
+            .exclude(status__in=[LedgerOutbox.Status.COMMITTED, LedgerOutbox.Status.REJECTED])
+            .values_list("tx_hash", flat=True)
+        )
+    return found
 
 
 def outbox_decided(
