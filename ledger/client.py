@@ -171,14 +171,19 @@ class NodeClient:
         """``GET /v1/txs/<hash>``."""
 
         def call(http: httpx.Client, url: str) -> TxStatus:
-            body = self._json(http.get(f"{url}/v1/txs/{tx_hash}"))
-            return TxStatus(
-                hash=str(body.get("hash", tx_hash)),
-                status=str(body["status"]),
-                height=body.get("height"),
-                code=body.get("code"),
-                reason=body.get("reason"),
-            )
+            return _tx_status(self._json(http.get(f"{url}/v1/txs/{tx_hash}")), tx_hash)
+
+        return self._each(call)
+
+    def tx_statuses(self, tx_hashes: Sequence[str]) -> list[TxStatus]:
+        """``POST /v1/txs/lookup``: the status of each hash, in order."""
+
+        def call(http: httpx.Client, url: str) -> list[TxStatus]:
+            body = self._json(http.post(f"{url}/v1/txs/lookup", json={"hashes": list(tx_hashes)}))
+            results = body.get("results") if isinstance(body, dict) else None
+            if not isinstance(results, list) or len(results) != len(tx_hashes):
+                raise NodeUnavailable("lookup answer does not match the request")
+            return [_tx_status(r, h) for r, h in zip(results, tx_hashes, strict=True)]
 
         return self._each(call)
 
@@ -229,3 +234,13 @@ class NodeClient:
                 item = json.loads(line)
                 if item:
                     yield item
+
+
+def _tx_status(body: Any, tx_hash: str) -> TxStatus:
+    return TxStatus(
+        hash=str(body.get("hash", tx_hash)),
+        status=str(body["status"]),
+        height=body.get("height"),
+        code=body.get("code"),
+        reason=body.get("reason"),
+    )

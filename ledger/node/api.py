@@ -9,7 +9,9 @@ docs/ledger-network.md ("Node HTTP API").
   "accepted", "duplicates", "rejected"}``: each transaction is admitted or refused on its own, in
   order (a refused one never affects the others; ``mempool_full`` ones may be retried later). A
   body that is not such a list is refused as a whole (400/413) and admits nothing.
-- ``GET /v1/txs/<hash>``, ``GET /v1/blocks/<height>``
+- ``GET /v1/txs/<hash>``; ``POST /v1/txs/lookup`` ``{"hashes": [hex, ...]}`` (at most
+  ``MAX_BATCH_TXS``) -> 200 ``{"results": [<the GET answer of each hash>]}``
+- ``GET /v1/blocks/<height>``
 - ``GET /v1/blocks?from=<height>``: ndjson, chunked, one block object per line in height order,
   then live; ``{}`` every 10 s as keep-alive
 - test-only (config ``test_faults``): ``POST /v1/test/partition`` ``{"peers": [..], "duration_ms"}``
@@ -165,7 +167,8 @@ class ApiServer:
         event = await self._next_event(conn, reader)
         if not isinstance(event, h11.Request):
             return None, b""
-        batch = urlsplit(event.target.decode("latin-1")).path.rstrip("/") == "/v1/txs/batch"
+        path = urlsplit(event.target.decode("latin-1")).path.rstrip("/")
+        batch = path in ("/v1/txs/batch", "/v1/txs/lookup")
         limit = MAX_BATCH_BODY if batch else MAX_BODY
         chunks, size = [], 0
         while True:
@@ -206,6 +209,8 @@ class ApiServer:
             return self._submit(body)
         if path == "/v1/txs/batch" and method == "POST":
             return self._submit_batch(body)
+        if path == "/v1/txs/lookup" and method == "POST":
+            return self._lookup(body)
         if path.startswith("/v1/txs/") and method == "GET":
             return 200, self.tx_status(path.removeprefix("/v1/txs/"))
         if path.startswith("/v1/blocks/") and method == "GET":
@@ -303,6 +308,15 @@ class ApiServer:
         assert isinstance(admission, Admission)
         status = "duplicate" if admission.duplicate else "accepted"
         return {"hash": tx_hash, "status": status, "code": None, "message": None}
+
+    def _lookup(self, body: bytes) -> tuple[int, Any]:
+        data = _json_body(body)
+        hashes = data.get("hashes") if isinstance(data, dict) else None
+        if not isinstance(hashes, list) or not all(isinstance(h, str) for h in hashes):
+            raise _HttpError(400, "malformed", 'expected {"hashes": ["<hex>", ...]}')
+        if len(hashes) > MAX_BATCH_TXS:
+            raise _HttpError(413, "oversize", f"{len(hashes)} hashes, at most {MAX_BATCH_TXS}")
+        return 200, {"results": [self.tx_status(h) for h in hashes]}
 
     def tx_status(self, text: str) -> dict[str, Any]:
         try:

@@ -503,10 +503,13 @@ def test_a_batch_admits_each_transaction_on_its_own_and_answers_in_order(
             await asyncio.sleep(0.05)
         again = await client.post("/v1/txs", json={"tx": one.hex()})
         again_batch = await client.post("/v1/txs/batch", json={"txs": [one.hex()]})
-        return answer, too_many, not_a_list, found, again, again_batch
+        hashes = [hashlib.sha256(t).hexdigest() for t in (one, two)] + ["00" * 32]
+        lookup = await client.post("/v1/txs/lookup", json={"hashes": hashes})
+        bad_lookup = await client.post("/v1/txs/lookup", json={"hashes": ["zz"]})
+        return answer, too_many, not_a_list, found, again, again_batch, lookup, bad_lookup
 
     # when a batch mixes new, repeated, forged and undecodable transactions
-    answer, too_many, not_a_list, found, again, again_batch = asyncio.run(
+    answer, too_many, not_a_list, found, again, again_batch, lookup, bad_lookup = asyncio.run(
         _run_node(single, spec, submit)
     )
     # then each gets its own outcome, in order, and the valid ones are admitted
@@ -531,3 +534,7 @@ def test_a_batch_admits_each_transaction_on_its_own_and_answers_in_order(
     assert found["status"] == "committed"
     assert again.status_code == 200 and again.json()["duplicate"] is True
     assert again_batch.json()["results"][0]["status"] == "duplicate"
+    # and a lookup answers each hash like GET /v1/txs/<hash>, in order
+    statuses = [r["status"] for r in lookup.json()["results"]]
+    assert lookup.status_code == 200 and statuses == ["committed", "committed", "unknown"]
+    assert (bad_lookup.status_code, bad_lookup.json()["error"]["code"]) == (400, "malformed")

@@ -175,9 +175,12 @@ def test_a_drain_submits_every_signed_row_in_one_batch_each_with_its_own_outcome
         LedgerOutbox.objects.filter(organization=world.acme).update(next_attempt_at=None)
         second = services.outbox_drain(client=client)
         requests = list(node.requests)
-    # then one request carried all four, and each row got its own outcome
+    # then one request carried all four, one lookup polled acme's three, and each row got its
+    # own outcome
     assert requests.count("POST /v1/txs/batch") == 1
+    assert requests.count("POST /v1/txs/lookup") == 1
     assert "POST /v1/txs" not in requests
+    assert not [r for r in requests if r.startswith("GET /v1/txs/")]
     assert sorted(first.submitted) == sorted(r.pk for r in rows)
     assert first.retrying == [stranger.pk]
     assert sorted(second.committed) == sorted(r.pk for r in rows)

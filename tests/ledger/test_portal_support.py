@@ -328,6 +328,9 @@ class NodeServer:
                 if node.down:
                     return self._error(503, "unavailable", "node is down")
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                if self.path == "/v1/txs/lookup":
+                    statuses = [node.harness.tx_status(h) for h in body["hashes"]]
+                    return self._send(200, {"results": statuses})
                 if self.path == "/v1/txs/batch":
                     return self._send(200, {"results": [node.admit(tx) for tx in body["txs"]]})
                 try:
