@@ -389,6 +389,9 @@ class Node:
         commits = [e for e in effects if isinstance(e, Commit)]
         safety = [e.state for e in effects if isinstance(e, PersistSafety)]
         committed_hashes: list[bytes] = []
+        if not safety and not commits and self.replica.high_qc == self._pending_saved:
+            self._perform(effects)  # nothing to make durable first
+            return
         try:
             with self.storage.batch():
                 if safety:
@@ -399,6 +402,14 @@ class Node:
         except (StorageError, sqlite3.Error, OSError) as exc:
             self._halt(f"storage failed: {exc!r}")  # never send what is not durable
         # Durable: now the votes and timeouts that depend on it may leave.
+        self._perform(effects)
+        if commits:
+            self.mempool.remove_committed(self.executor.committed, committed_hashes)
+            self._commit_event.set()
+            self._commit_event = asyncio.Event()
+
+    def _perform(self, effects: list[Effect]) -> None:
+        """Send, broadcast and arm timers (after whatever they depend on is durable)."""
         for effect in effects:
             if isinstance(effect, Send):
                 self._send(effect.to, effect.message)
@@ -414,10 +425,6 @@ class Node:
                 self._set_timer(effect.at_ms)
             elif isinstance(effect, NewEpoch):
                 logger.info("validator %d entered epoch %d", self.index, effect.epoch)
-        if commits:
-            self.mempool.remove_committed(self.executor.committed, committed_hashes)
-            self._commit_event.set()
-            self._commit_event = asyncio.Event()
 
     def _record_commit(self, block: Block, cert: CommitCert) -> list[bytes]:
         """Store a committed block with its receipts and prune the executor; a block at a
