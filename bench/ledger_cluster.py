@@ -165,7 +165,14 @@ def offer(
     return sent, seen, started, window
 
 
-def run(crypto: str, rate: float, seconds: float, threads: int, batch_ms: float) -> None:
+def run(
+    crypto: str,
+    rate: float,
+    seconds: float,
+    threads: int,
+    batch_ms: float,
+    node_extra: dict[str, object],
+) -> None:
     n = 4
     with tempfile.TemporaryDirectory() as tmp:
         devnet = prepare_devnet(
@@ -174,7 +181,8 @@ def run(crypto: str, rate: float, seconds: float, threads: int, batch_ms: float)
             base_port=free_base_port(2 * n),
             crypto=crypto,
             extra={
-                i: {"mempool": {"max_txs": 500_000, "nonce_window": 1_000_000}} for i in range(n)
+                i: {"mempool": {"max_txs": 500_000, "nonce_window": 1_000_000}, **node_extra}
+                for i in range(n)
             },
         )
         cluster = LocalCluster(devnet, env={"LOG_LEVEL": "WARNING"})
@@ -196,6 +204,7 @@ def run(crypto: str, rate: float, seconds: float, threads: int, batch_ms: float)
             first = [p[:k] for p, k in zip(plan, split, strict=True)]
             sent, seen, started, window = offer(devnet, urls, first, rate, batch_ms)
             cpu = {i: cpu_seconds(pid) - cpu0[i] for i, pid in pids.items()}
+            gc_stats = (cluster.status(0) or {}).get("gc", {})
             client_cpu = time.process_time() - client0
             latencies = sorted(seen[h] - sent[h] for h in sent if h in seen)
             committed = [seen[h] for h in sent if h in seen]
@@ -229,7 +238,7 @@ def run(crypto: str, rate: float, seconds: float, threads: int, batch_ms: float)
                 f"client {1e6 * client_cpu / max(1, len(committed)):4.0f} us | "
                 f"catch-up {behind} blocks ({caught_txs} tx) in {catch_up:4.1f} s from restart "
                 f"(API up at {api_up:3.1f} s) = {behind / catch_up:4.1f} blocks/s, "
-                f"{caught_txs / catch_up:5.0f} tx/s",
+                f"{caught_txs / catch_up:5.0f} tx/s | validator 0 gc {gc_stats}",
                 flush=True,
             )
         finally:
@@ -251,10 +260,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--threads", type=int, default=3, help="client threads (one per node)")
     parser.add_argument("--batch-ms", type=float, default=20.0, help="client batching window")
+    parser.add_argument(
+        "--node-extra", type=json.loads, default={}, help="JSON merged into each config.json"
+    )
     args = parser.parse_args()
     for crypto in args.backends:
         rate = args.rate or {"blst": 2500.0, "py_ecc": 400.0}[crypto]
-        run(crypto, rate, args.seconds, args.threads, args.batch_ms)
+        run(crypto, rate, args.seconds, args.threads, args.batch_ms, args.node_extra)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ errors always have the one JSON error shape. Every request is answered on the no
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections import OrderedDict
@@ -246,6 +247,7 @@ class ApiServer:
             "state_root": root.hex(),
             "peers": node.transport.status(),
             "mempool": len(node.mempool),
+            "gc": {"frozen": gc.get_freeze_count(), **node.gc_stats},
         }
 
     def _submit(self, body: bytes) -> tuple[int, Any]:

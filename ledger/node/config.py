@@ -10,6 +10,7 @@ Example (what ``manage.py ledger_devnet`` writes to ``DIR/validator-<i>/config.j
      "crypto": "blst", "params": {"base_timeout_ms": 1000, ...},
      "mempool": {"max_txs": 50000, "nonce_window": 1024}, "snapshot_every": 100,
      "idle_block_delay_ms": 300,          # empty blocks on an idle chain wait this long
+     "full_gc_every_s": 600,              # a full garbage collection this often (node.py)
      "test_faults": false, "byzantine": null}
 
 Relative paths are relative to the config file. The key file holds the secret key as hex
@@ -61,6 +62,7 @@ class NodeConfig:
     nonce_window: int = 1024
     snapshot_every: int = 100
     idle_block_delay_ms: int = 300
+    full_gc_every_s: float = 600.0
     test_faults: bool = False
     byzantine: str | None = None
 
@@ -95,6 +97,7 @@ class NodeConfig:
                 nonce_window=int(mempool.get("nonce_window", 1024)),
                 snapshot_every=int(data.get("snapshot_every", 100)),
                 idle_block_delay_ms=int(data.get("idle_block_delay_ms", 300)),
+                full_gc_every_s=float(data.get("full_gc_every_s", 600.0)),
                 test_faults=bool(data.get("test_faults", False)),
                 byzantine=data.get("byzantine") or None,
             )
@@ -108,6 +111,8 @@ class NodeConfig:
             raise ConfigError(f"test_faults and byzantine need {TEST_MODE_ENV}=1 (tests only)")
         if config.snapshot_every <= 0:
             raise ConfigError("snapshot_every must be positive")
+        if config.full_gc_every_s <= 0:
+            raise ConfigError("full_gc_every_s must be positive")
         return config
 
     @classmethod

@@ -388,7 +388,7 @@ def single(tmp_path: Path, spec: ChainSpec) -> Iterator[NodeConfig]:
         "chain_id": CHAIN, "index": 0, "bls_key_file": "bls.key", "genesis_file": "genesis.json",
         "listen": {"host": "127.0.0.1", "port": base},
         "http": {"host": "127.0.0.1", "port": base + 1}, "crypto": "blst",
-        "idle_block_delay_ms": 50, "snapshot_every": 3,
+        "idle_block_delay_ms": 50, "snapshot_every": 3, "full_gc_every_s": 0.3,
     }  # fmt: skip
     yield NodeConfig.from_json(data, tmp_path)
 
@@ -538,3 +538,27 @@ def test_a_batch_admits_each_transaction_on_its_own_and_answers_in_order(
     statuses = [r["status"] for r in lookup.json()["results"]]
     assert lookup.status_code == 200 and statuses == ["committed", "committed", "unknown"]
     assert (bad_lookup.status_code, bad_lookup.json()["error"]["code"]) == (400, "malformed")
+
+
+def test_committed_state_is_frozen_for_the_collector_and_a_full_collection_runs_on_schedule(
+    single: NodeConfig, spec: ChainSpec
+) -> None:
+    import gc
+
+    async def watch(client: httpx.AsyncClient) -> dict[str, Any]:
+        await client.post("/v1/txs", json={"tx": anchor(1).hex()})
+        for _ in range(100):
+            status = (await client.get("/v1/status")).json()
+            if status["height"] >= 3 and status["gc"]["full_collections"] >= 1:
+                return dict(status["gc"])
+            await asyncio.sleep(0.05)
+        return dict(status["gc"])
+
+    # when a node commits blocks for longer than its full-collection interval (0.3 s here)
+    stats = asyncio.run(_run_node(single, spec, watch))
+    # then what was alive at its commits is frozen, and the full collection ran and was timed
+    assert stats["frozen"] > 0
+    assert stats["full_collections"] >= 1 and stats["last_pause_ms"] >= 0
+    assert stats["last_collected"] >= 0
+    # and a stopped node leaves the process's collector as it found it
+    assert gc.get_freeze_count() == 0
