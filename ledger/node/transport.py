@@ -52,6 +52,8 @@ __all__ = ["PeerAddress", "Transport"]
 logger = logging.getLogger(__name__)
 
 OnFrame = Callable[[int, int, bytes], None]
+#: The BLS public key of a validator index; keys must already be validated (``KeyValidate``),
+#: as a ``ValidatorSet``'s are: the handshake checks signatures with the validated-key path.
 PublicKeyOf = Callable[[int], "bytes | None"]
 
 
@@ -271,7 +273,8 @@ class Transport:
         expected_root = compute_handshake_root(
             self._chain_id, own.nonce, hello.nonce, hello.index, own.ephemeral, hello.ephemeral
         )
-        if not self._crypto.Verify(public_key, expected_root, signature):
+        # ``public_key_of`` answers from the validator set, whose keys were validated once.
+        if not self._crypto.VerifyWithValidatedKey(public_key, expected_root, signature):
             raise ProtocolError(f"validator {hello.index}'s handshake signature does not verify")
         session = derive_session(private_key=ephemeral, own=own, peer=hello, own_index=self._index)
         return hello.index, session

@@ -211,6 +211,29 @@ def test_the_fast_sign_gives_py_ecc_s_sign_exactly_hashed_root_cached_or_not() -
             assert ours.Sign(sk, message) == G2ProofOfPossession.Sign(sk, message)
 
 
+def test_the_fast_verify_and_pop_verify_answer_like_py_ecc_s_plain_ones() -> None:
+    # Given valid signatures and proofs, and the same with the message, key or proof swapped
+    from py_ecc.bls import G2ProofOfPossession as plain
+
+    ours: Any = backend("py_ecc")
+    rng = random.Random(11)
+    sks = [rng.randrange(1, 2**255) for _ in range(2)]
+    pks = [plain.SkToPk(sk) for sk in sks]
+    message = rng.randbytes(32)
+    signature, proof = plain.Sign(sks[0], message), plain.PopProve(sks[0])
+    verify_cases = [
+        (pks[0], message, signature),
+        (pks[1], message, signature),
+        (pks[0], message[::-1], signature),
+    ]
+    pop_cases = [(pks[0], proof), (pks[1], proof), (pks[0], signature)]
+    # Then each answer equals py_ecc's own
+    assert [ours.Verify(*c) for c in verify_cases] == [plain.Verify(*c) for c in verify_cases]
+    assert [ours.Verify(*c) for c in verify_cases] == [True, False, False]
+    assert [ours.PopVerify(*c) for c in pop_cases] == [plain.PopVerify(*c) for c in pop_cases]
+    assert [ours.PopVerify(*c) for c in pop_cases] == [True, False, False]
+
+
 def test_the_fast_final_exponentiation_is_the_cube_of_py_ecc_s() -> None:
     # Given Miller loop outputs of a random pairing and of a cancelling product
     reference: Any = backend("py_ecc")

@@ -9,7 +9,7 @@ import functools
 import hashlib
 from typing import Any, Final
 
-from . import CIPHERSUITE, BLSError
+from . import CIPHERSUITE, POP_TAG, BLSError
 from ._common import _Ciphersuite
 
 _BLS_X: Final = 0xD201000000010000  # |u|; the curve parameter is u = -0xd201000000010000
@@ -141,13 +141,18 @@ class _PyEccBackend(_Ciphersuite):
         return bytes(self._points.G2_to_signature(c.multiply(self._hash_ciphersuite(message), sk)))
 
     def _verify(self, pk: bytes, message: bytes, signature: bytes) -> bool:
-        return bool(self._pop.Verify(pk, message, signature))
+        """py_ecc's ``Verify``: ``KeyValidate`` (py_ecc's), then the accelerated pairing check."""
+        return self._key_validate(pk) and self._verify_validated(pk, message, signature)
 
     def _pop_prove(self, sk: int) -> bytes:
         return bytes(self._pop.PopProve(sk))
 
     def _pop_verify(self, pk: bytes, proof: bytes) -> bool:
-        return bool(self._pop.PopVerify(pk, proof))
+        """py_ecc's ``PopVerify``: ``KeyValidate``, then the accelerated pairing check of the
+        proof over the key's encoding under the ``POP_TAG`` domain."""
+        if not self._key_validate(pk):
+            return False
+        return self._pairing_check(pk, self._hash_point(pk, POP_TAG), proof)
 
     def _aggregate(self, signatures: list[bytes]) -> bytes:
         total = self._curve.Z2
@@ -171,17 +176,22 @@ class _PyEccBackend(_Ciphersuite):
         return bytes(self._points.G1_to_pubkey(total))
 
     def _verify_validated(self, pk: bytes, message: bytes, signature: bytes) -> bool:
+        return self._pairing_check(pk, self._hash_ciphersuite(message), signature)
+
+    def _pairing_check(self, pk: bytes, hashed: Any, signature: bytes) -> bool:
+        """e(sig, g1) == e(H, pk) with one shared final exponentiation; ``pk`` is decoded (on
+        the curve, canonical) but not re-checked for the subgroup: callers validated it."""
         c = self._curve
-        key = self._points.pubkey_to_G1(pk)  # decoded (on curve, canonical), not r-multiplied
+        key = self._points.pubkey_to_G1(pk)
         sig = self._decode_g2(signature)
         product = c.pairing(sig, c.G1, final_exponentiate=False) * c.pairing(
-            self._hash_ciphersuite(message), c.neg(key), final_exponentiate=False
+            hashed, c.neg(key), final_exponentiate=False
         )
         return self._is_one_after_final_exponentiation(product)
 
     def _batch_verify(self, pks: list[bytes], messages: list[bytes], sigs: list[bytes]) -> bool:
-        # py_ecc is the slow reference: one Verify per triple is simplest and obviously correct.
-        return all(self._pop.Verify(*triple) for triple in zip(pks, messages, sigs, strict=True))
+        # The slow reference: one Verify per triple is simplest and obviously correct.
+        return all(self._verify(*triple) for triple in zip(pks, messages, sigs, strict=True))
 
     def _signature_validate(self, signature: bytes) -> bool:
         point = self._points.signature_to_G2(signature)
