@@ -182,22 +182,13 @@ def _poll_batch(pks: list[int], *, client: NodeClient, now: datetime, report: Dr
     """Submitted rows whose back-off elapsed: one ``POST /v1/txs/lookup`` for all of them;
     decided ones are recorded, pending ones wait longer, lost ones are resubmitted."""
     with transaction.atomic():
-        rows = list(
-            LedgerOutbox.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("organization")
-            .filter(pk__in=pks, status=LedgerOutbox.Status.SUBMITTED)
-            .order_by("nonce", "id")
-        )
+        rows = _lock_rows(pks, LedgerOutbox.Status.SUBMITTED)
         if not rows:
             return
         try:
             statuses = client.tx_statuses([row.tx_hash for row in rows])
         except NodeError as exc:
-            for row in rows:
-                row.attempts += 1
-                _schedule(row, now, str(exc))
-                report.retrying.append(row.pk)
-            _save_rows(rows, _RETRY_FIELDS)
+            _retry_all(rows, now, str(exc), report)
             return
         waiting = []
         for row, status in zip(rows, statuses, strict=True):
@@ -211,6 +202,26 @@ def _poll_batch(pks: list[int], *, client: NodeClient, now: datetime, report: Dr
         _save_rows(waiting, _RETRY_FIELDS)
 
 
+def _lock_rows(pks: list[int], status: str) -> list[LedgerOutbox]:
+    """The rows among ``pks`` still in ``status``, locked; rows another worker holds are
+    skipped. Call inside a transaction."""
+    return list(
+        LedgerOutbox.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("organization")
+        .filter(pk__in=pks, status=status)
+        .order_by("nonce", "id")
+    )
+
+
+def _retry_all(rows: list[LedgerOutbox], now: datetime, error: str, report: DrainReport) -> None:
+    """The node could not be asked: every row tries again after its back-off."""
+    for row in rows:
+        row.attempts += 1
+        _schedule(row, now, error)
+        report.retrying.append(row.pk)
+    _save_rows(rows, _RETRY_FIELDS)
+
+
 def _submit_batch(
     pks: list[int], *, client: NodeClient, now: datetime, report: DrainReport
 ) -> None:
@@ -218,12 +229,7 @@ def _submit_batch(
     holds are skipped (``skip_locked``); a batch refused as a whole falls back to one request
     per row, so one bad row can never hold the others back."""
     with transaction.atomic():
-        rows = list(
-            LedgerOutbox.objects.select_for_update(skip_locked=True, of=("self",))
-            .select_related("organization")
-            .filter(pk__in=pks, status=LedgerOutbox.Status.PENDING)
-            .order_by("nonce", "id")
-        )
+        rows = _lock_rows(pks, LedgerOutbox.Status.PENDING)
         if not rows:
             return
         try:
@@ -232,10 +238,8 @@ def _submit_batch(
             for row in rows:
                 _advance(row, client=client, now=now, report=report)
             return
-        except (NodeUnavailable, NodeError) as exc:
-            for row in rows:
-                row.attempts += 1
-                _retry(row, now, str(exc), report)
+        except NodeError as exc:
+            _retry_all(rows, now, str(exc), report)
             return
         accepted = []
         for row, result in zip(rows, results, strict=True):

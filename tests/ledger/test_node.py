@@ -15,12 +15,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.consensus import SafetyState, make_block, make_root_qc
-from ledger.consensus.crypto import KeyGen, backend
 from ledger.node.chain import ChainSpec, build_chain_spec
 from ledger.node.config import NodeConfig
 from ledger.node.mempool import Mempool, MempoolFull
 from ledger.node.storage import Storage, StorageError
-from ledger.node.transport import PeerAddress, Transport
 from ledger.node.wire import (
     HELLO,
     Hello,
@@ -42,13 +40,9 @@ from ledger.state import (
     apply_block,
     sign_transaction,
 )
+from tests.ledger.node_support import BLS, bls_key, make_transport, until
 
 CHAIN = "node-test"
-BLS = backend("blst")
-
-
-def bls_key(i: int) -> int:
-    return KeyGen(hashlib.sha256(b"node-test/%d" % i).digest())
 
 
 ORG_KEYS = [Ed25519PrivateKey.from_private_bytes(bytes([i + 1]) * 32) for i in range(2)]
@@ -205,48 +199,20 @@ def test_hello_and_transaction_batches_round_trip_and_reject_truncation() -> Non
 # -- handshake and garbage -------------------------------------------------------------------
 
 
-def _transport(
-    index: int, port: int, peer_port: int, secret_key: int, seen: list[Any]
-) -> Transport:
-    keys = {i: BLS.SkToPk(bls_key(i)) for i in range(2)}
-    return Transport(
-        chain_id=b"node-test",
-        index=index,
-        secret_key=secret_key,
-        crypto=BLS,
-        peers=[PeerAddress(1 - index, "127.0.0.1", peer_port)],
-        listen_host="127.0.0.1",
-        listen_port=port,
-        public_key_of=keys.get,
-        on_frame=lambda peer, kind, body: seen.append((peer, kind, body)),
-        max_backoff_s=0.2,
-        handshake_timeout_s=2.0,
-    )
-
-
-async def _until(check: Any, seconds: float = 5.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return False
-
-
 def test_two_validators_with_their_keys_connect_and_exchange_frames() -> None:
     from ledger.node.devnet import free_base_port
 
     async def scenario() -> list[Any]:
         base = free_base_port(2)
         seen: list[Any] = []
-        a = _transport(0, base, base + 1, bls_key(0), seen)
-        b = _transport(1, base + 1, base, bls_key(1), seen)
+        a = make_transport(0, base, base + 1, seen)
+        b = make_transport(1, base + 1, base, seen)
         await a.start()
         await b.start()
         try:
-            assert await _until(lambda: a.is_connected(1) and b.is_connected(0))
+            assert await until(lambda: a.is_connected(1) and b.is_connected(0))
             a.send(1, 0x01, b"hello")
-            assert await _until(lambda: bool(seen))
+            assert await until(lambda: bool(seen))
         finally:
             await a.stop()
             await b.stop()
@@ -264,13 +230,13 @@ def test_a_peer_with_the_wrong_key_or_garbage_is_disconnected_and_the_node_keeps
     async def scenario() -> tuple[bool, bool]:
         base = free_base_port(2)
         seen: list[Any] = []
-        honest = _transport(1, base + 1, base, bls_key(1), seen)
+        honest = make_transport(1, base + 1, base, seen)
         # claims index 0 but signs with another key
-        impostor = _transport(0, base, base + 1, bls_key(5), seen)
+        impostor = make_transport(0, base, base + 1, seen, secret_key=bls_key(5))
         await honest.start()
         await impostor.start()
         try:
-            impostor_connected = await _until(lambda: honest.is_connected(0), 1.5)
+            impostor_connected = await until(lambda: honest.is_connected(0), 1.5)
         finally:
             await impostor.stop()
         # garbage: a huge length prefix, then random bytes
@@ -279,10 +245,10 @@ def test_a_peer_with_the_wrong_key_or_garbage_is_disconnected_and_the_node_keeps
         await writer.drain()
         closed = await reader.read(1 << 20)  # the HELLO, then EOF when it hangs up
         writer.close()
-        genuine = _transport(0, base, base + 1, bls_key(0), seen)
+        genuine = make_transport(0, base, base + 1, seen)
         await genuine.start()
         try:
-            recovered = await _until(lambda: honest.is_connected(0))
+            recovered = await until(lambda: honest.is_connected(0))
         finally:
             await genuine.stop()
             await honest.stop()

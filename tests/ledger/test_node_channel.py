@@ -4,19 +4,15 @@ nothing but cut them."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
-from ledger.consensus.crypto import KeyGen, backend
 from ledger.node.channel import Session, derive_session
 from ledger.node.devnet import free_base_port
-from ledger.node.transport import PeerAddress, Transport
 from ledger.node.wire import Hello, ProtocolError
-
-BLS = backend("blst")
+from tests.ledger.node_support import make_transport, until
 
 
 def _pair() -> tuple[Session, Session]:
@@ -75,36 +71,6 @@ def test_a_tampered_replayed_reordered_reflected_or_foreign_frame_does_not_open(
             high.open(*_split(frame))
 
 
-def _bls_key(i: int) -> int:
-    return KeyGen(hashlib.sha256(b"channel-test/%d" % i).digest())
-
-
-def _transport(index: int, port: int, peer_port: int, seen: list[Any]) -> Transport:
-    keys = {i: BLS.SkToPk(_bls_key(i)) for i in range(2)}
-    return Transport(
-        chain_id=b"channel-test",
-        index=index,
-        secret_key=_bls_key(index),
-        crypto=BLS,
-        peers=[PeerAddress(1 - index, "127.0.0.1", peer_port)],
-        listen_host="127.0.0.1",
-        listen_port=port,
-        public_key_of=keys.get,
-        on_frame=lambda peer, kind, body: seen.append((peer, kind, body)),
-        max_backoff_s=0.2,
-        handshake_timeout_s=2.0,
-    )
-
-
-async def _until(check: Any, seconds: float = 5.0) -> bool:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while asyncio.get_running_loop().time() < deadline:
-        if check():
-            return True
-        await asyncio.sleep(0.02)
-    return False
-
-
 class _Relay:
     """A TCP proxy between validator 0 (dialling) and validator 1 that can read what passes and
     flip one byte of the first frame after the handshake from 0 to 1."""
@@ -144,25 +110,25 @@ def test_a_man_in_the_middle_sees_no_cleartext_and_a_flipped_byte_closes_the_lin
         relay = _Relay(base + 1)
         server = await asyncio.start_server(relay.serve, "127.0.0.1", base + 2)
         # validator 0 dials "validator 1" at the relay's port
-        zero = _transport(0, base, base + 2, seen)
-        one = _transport(1, base + 1, base, seen)
+        zero = make_transport(0, base, base + 2, seen)
+        one = make_transport(1, base + 1, base, seen)
         links: list[int] = []
         one.on_connected = links.append
         await one.start()
         await zero.start()
         try:
-            connected = await _until(lambda: zero.is_connected(1) and one.is_connected(0))
+            connected = await until(lambda: zero.is_connected(1) and one.is_connected(0))
             zero.send(1, 0x01, b"secret vote payload")
-            await _until(lambda: bool(seen))
+            await until(lambda: bool(seen))
             first = list(seen)
             # when the relay flips one byte of the next frame
             relay.tamper = True
             zero.send(1, 0x01, b"tampered vote payload")
             # then the link is closed and re-established (a second handshake, fresh keys)
-            dropped = await _until(lambda: len(links) >= 2, 5.0)
-            again = await _until(lambda: zero.is_connected(1) and one.is_connected(0))
+            dropped = await until(lambda: len(links) >= 2, 5.0)
+            again = await until(lambda: zero.is_connected(1) and one.is_connected(0))
             zero.send(1, 0x01, b"after reconnect")
-            again = again and await _until(lambda: (0, 0x01, b"after reconnect") in seen)
+            again = again and await until(lambda: (0, 0x01, b"after reconnect") in seen)
         finally:
             await zero.stop()
             await one.stop()
