@@ -414,6 +414,12 @@ def test_a_single_validator_commits_a_submitted_transaction_and_keeps_it_across_
         found = (await client.get(f"/v1/txs/{tx_hash}")).json()
         return status, found
 
+    # and a snapshot of the state was stored (encoded off the loop, written before stopping)
+    storage = Storage(single.data_dir / "node.sqlite3", genesis_hash=spec.genesis_block.hash)
+    snapshot = storage.latest_snapshot(10**9)
+    storage.close()
+    assert snapshot is not None and snapshot[0] % 3 == 0 and snapshot[0] >= 3
+
     # when the node restarts from its storage (from a snapshot plus the blocks after it)
     status2, found = asyncio.run(_run_node(single, spec, after_restart))
     # then its height and the transaction's record survived
