@@ -4,6 +4,7 @@ single-validator node driven in-process through its HTTP API (blst backend, no s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -354,7 +355,7 @@ def single(tmp_path: Path, spec: ChainSpec) -> Iterator[NodeConfig]:
         "chain_id": CHAIN, "index": 0, "bls_key_file": "bls.key", "genesis_file": "genesis.json",
         "listen": {"host": "127.0.0.1", "port": base},
         "http": {"host": "127.0.0.1", "port": base + 1}, "crypto": "blst",
-        "idle_block_delay_ms": 50, "snapshot_every": 3, "full_gc_every_s": 0.3,
+        "idle_block_delay_ms": 50, "snapshot_every": 3,
     }  # fmt: skip
     yield NodeConfig.from_json(data, tmp_path)
 
@@ -527,7 +528,8 @@ def test_committed_state_is_frozen_for_the_collector_and_a_full_collection_runs_
         return dict(status["gc"])
 
     # when a node commits blocks for longer than its full-collection interval (0.3 s here)
-    stats = asyncio.run(_run_node(single, spec, watch))
+    config = dataclasses.replace(single, full_gc_every_s=0.3)
+    stats = asyncio.run(_run_node(config, spec, watch))
     # then what was alive at its commits is frozen, and the full collection ran and was timed
     assert stats["frozen"] > 0
     assert stats["full_collections"] >= 1 and stats["last_pause_ms"] >= 0
