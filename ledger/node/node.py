@@ -131,8 +131,6 @@ class Node:
         # Blocks (by hash) we may need as parents or to rebuild a state; QCs we have seen.
         self._roots: dict[bytes, Block] = {}
         self._qcs: dict[bytes, QuorumCert] = {}
-        # (parent state root, digest of the payload) -> state root, so a block is decoded once.
-        self._memo: dict[tuple[bytes, bytes], bytes] = {}
         self._pending_saved: QuorumCert | None = None
         self._restore(secret_key)
         self.byzantine = (
@@ -329,8 +327,7 @@ class Node:
         """``Executor.execute_root`` (never raises), reusing the mempool's decoded copies of
         transactions we already admitted: decoding is a large part of a transaction's cost."""
         hashes = [hashlib.sha256(data).digest() for data in payload]
-        key = (parent_state_root, hashlib.sha256(b"".join(hashes)).digest())
-        known_root = self._memo.get(key)
+        known_root = self.executor.known_root(parent_state_root, hashes)
         if known_root is not None:
             return known_root
         try:
@@ -340,13 +337,9 @@ class Node:
                 txs.append(known if known is not None else Transaction.decode(data))
             if not self._has_state(parent_state_root):
                 self._rebuild_state(parent_state_root)
-            root = self.executor.execute(parent_state_root, txs).state_root
+            return self.executor.execute(parent_state_root, txs).state_root
         except (LedgerStateError, LookupError):
             return INVALID_STATE_ROOT  # not remembered: an unknown parent may arrive later
-        if len(self._memo) >= 4096:
-            self._memo.clear()
-        self._memo[key] = root
-        return root
 
     def _has_state(self, state_root: bytes) -> bool:
         try:

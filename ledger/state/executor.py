@@ -70,7 +70,7 @@ class Executor:
 
     def execute(self, parent_state_root: bytes, txs: Sequence[Transaction]) -> ExecutionResult:
         """Apply ``txs`` on the parent state; raises ``InvalidBlock`` or ``LookupError``."""
-        key = _block_key(parent_state_root, [tx.encoding for tx in txs])
+        key = _block_key(parent_state_root, [tx.tx_hash for tx in txs])
         known = self._executed.get(key)
         if known is not None and known in self._states:
             return ExecutionResult(known, self._receipts[known], self._states[known])
@@ -82,12 +82,19 @@ class Executor:
         """The replica's ``execute`` hook: never raises; ``INVALID_STATE_ROOT`` when the block
         is undecodable, carries a transaction invalid at the door, or has an unknown parent."""
         try:
-            known = self._executed.get(_block_key(parent_state_root, payload))
-            if known is not None and known in self._states:
+            hashes = [hashlib.sha256(data).digest() for data in payload]
+            known = self.known_root(parent_state_root, hashes)
+            if known is not None:
                 return known
             return self.execute(parent_state_root, decode_transactions(payload)).state_root
         except (InvalidBlock, LookupError):
             return INVALID_STATE_ROOT
+
+    def known_root(self, parent_state_root: bytes, tx_hashes: Sequence[bytes]) -> bytes | None:
+        """The state root of a block this executor already executed (by its transactions'
+        hashes) and still holds, else None: a caller can skip decoding the payload."""
+        known = self._executed.get(_block_key(parent_state_root, tx_hashes))
+        return known if known is not None and known in self._states else None
 
     def propose(
         self,
@@ -105,7 +112,7 @@ class Executor:
             max_block_bytes=max_block_bytes,
             max_transactions=max_transactions,
         )
-        key = _block_key(parent_state_root, [tx.encoding for tx in proposal.transactions])
+        key = _block_key(parent_state_root, [tx.tx_hash for tx in proposal.transactions])
         self._remember(key, proposal.state, proposal.receipts)
         return proposal
 
@@ -151,8 +158,10 @@ class Executor:
         self._receipts[state.root] = receipts
 
 
-def _block_key(parent_state_root: bytes, encoded: Sequence[bytes]) -> bytes:
+def _block_key(parent_state_root: bytes, tx_hashes: Sequence[bytes]) -> bytes:
+    """Digest of (parent state root, the block's transaction hashes): a transaction's hash is
+    SHA-256 of its encoding, so decoded transactions give their precomputed ``tx_hash``."""
     digest = hashlib.sha256(parent_state_root)
-    for data in encoded:
-        digest.update(hashlib.sha256(data).digest())
+    for tx_hash in tx_hashes:
+        digest.update(tx_hash)
     return digest.digest()
