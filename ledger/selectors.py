@@ -44,7 +44,7 @@ def block_list() -> QuerySet[MirrorBlock]:
 
 
 def block_get(*, height: int) -> MirrorBlock | None:
-    return MirrorBlock.objects.filter(height=height).first()
+    return MirrorBlock.objects.defer("block").filter(height=height).first()
 
 
 def transaction_get(*, tx_hash: str) -> MirrorTransaction | None:
@@ -80,12 +80,17 @@ def validator_health(*, client: NodeClient | None = None) -> list[dict[str, Any]
     cached = cache.get(_HEALTH_CACHE_KEY)
     if cached is not None:
         return list(cached)
+    own = client is None
     try:
         # A short timeout: this runs on a request thread and a hung node must not hang the page.
         client = client or NodeClient(timeout=min(conf.http_timeout(), 1.0))
     except NodeUnavailable:
         return []
-    statuses = client.statuses()
+    try:
+        statuses = client.statuses()
+    finally:
+        if own:
+            client.close()
     cache.set(_HEALTH_CACHE_KEY, statuses, conf.status_cache_seconds())
     return statuses
 

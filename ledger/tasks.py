@@ -1,8 +1,8 @@
 """Celery tasks of the ledger (``default`` queue): the outbox worker.
 
-Beat runs ``ledger.tasks.outbox_drain`` every few seconds (see the schedule entry the lead adds
-to portal/celery.py); each run is one pass of ``services.outbox_drain`` and is idempotent, so
-overlapping runs only skip each other's locked rows.
+Beat runs ``ledger.tasks.outbox_drain`` every 2 s (``portal/celery.py``); each run is one
+pass of ``services.outbox_drain`` and is idempotent, so overlapping runs only skip each other's
+locked rows.
 """
 
 from __future__ import annotations
@@ -16,11 +16,6 @@ from ledger.client import NodeUnavailable
 
 logger = logging.getLogger(__name__)
 
-#: The beat schedule entry for portal/celery.py (``app.conf.beat_schedule``).
-BEAT_SCHEDULE = {
-    "ledger-outbox-drain": {"task": "ledger.tasks.outbox_drain", "schedule": 2.0},
-}
-
 
 @shared_task(name="ledger.tasks.outbox_drain", acks_late=True, time_limit=120, soft_time_limit=100)
 def outbox_drain(limit: int = 500) -> dict[str, int]:
@@ -31,4 +26,4 @@ def outbox_drain(limit: int = 500) -> dict[str, int]:
         # No node reachable (or none configured): the rows stay queued for the next run.
         logger.warning("ledger outbox: %s", exc)
         return {}
-    return {name: len(ids) for name, ids in vars(report).items()}
+    return report.counts()

@@ -51,7 +51,8 @@ class BlockDetailSerializer(BlockSerializer):
         return bytes(block.certificate).hex()
 
     def get_transactions(self, block: MirrorBlock) -> list[dict[str, Any]]:
-        rows = block.transactions.select_related("block").order_by("position")
+        # The reverse manager hands each row its parent block already: no join, no second copy.
+        rows = block.transactions.order_by("position")
         return list(TransactionSerializer(rows, many=True).data)
 
 

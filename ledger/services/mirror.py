@@ -158,16 +158,23 @@ def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> M
                 )
             ]
         )
-        for account_id in sorted(_touched_accounts(applied)):
-            account = applied.state.account(account_id)
-            if account is not None:
-                MirrorAccount.objects.update_or_create(
-                    account_id=account_id,
-                    defaults={
-                        "currency": account.currency, "owner": account.owner,
-                        "balance": account.balance, "height": header.height,
-                    },
-                )  # fmt: skip
+        touched = [
+            (account_id, applied.state.account(account_id))
+            for account_id in sorted(_touched_accounts(applied))
+        ]
+        MirrorAccount.objects.bulk_create(
+            [
+                MirrorAccount(
+                    account_id=account_id, currency=account.currency, owner=account.owner,
+                    balance=account.balance, height=header.height,
+                )
+                for account_id, account in touched
+                if account is not None
+            ],
+            update_conflicts=True,
+            unique_fields=["account_id"],
+            update_fields=["currency", "owner", "balance", "height"],
+        )  # fmt: skip
         waiting = _open_outbox_hashes([tx.tx_hash.hex() for tx in applied.transactions])
         for tx, receipt in zip(applied.transactions, applied.receipts, strict=True):
             if tx.tx_hash.hex() in waiting:

@@ -75,6 +75,10 @@ class DrainReport:
     rejected: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
 
+    def counts(self) -> dict[str, int]:
+        """How many rows per outcome."""
+        return {name: len(ids) for name, ids in vars(self).items()}
+
 
 def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(0.5 * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS))
@@ -87,7 +91,7 @@ def outbox_sign_pending(*, chain_id: str, limit: int = 100) -> DrainReport:
     its nonces are handed out in row order; the signed rows and the advanced nonces are written
     together at the end (a crash anywhere rolls the whole pass back)."""
     report = DrainReport()
-    signers: dict[int, tuple[Organization, Any, str]] = {}  # opened once per pass
+    signers: dict[int, tuple[Any, str]] = {}  # (key, ledger id), opened once per pass
     senders: dict[int, LedgerSender] = {}  # locked once per pass
     with transaction.atomic():
         rows = list(
@@ -100,7 +104,6 @@ def outbox_sign_pending(*, chain_id: str, limit: int = 100) -> DrainReport:
             if org_pk not in signers:
                 organization = Organization.objects.get(pk=org_pk)
                 signers[org_pk] = (
-                    organization,
                     organization_signing_key(organization=organization),
                     ledger_id_for(organization),
                 )
@@ -120,7 +123,7 @@ _SIGNED_FIELDS = ["nonce", "status", "tx_bytes", "tx_hash", "updated_at", "next_
 
 def _sign(
     row: LedgerOutbox,
-    signer: tuple[Organization, Any, str],
+    signer: tuple[Any, str],
     sender: LedgerSender | None,
     *,
     chain_id: str,
@@ -128,7 +131,7 @@ def _sign(
 ) -> None:
     """Give ``row`` its nonce (from the locked ``sender``) and signed bytes, in memory; the
     caller writes rows and senders in bulk."""
-    _organization, key, sender_id = signer
+    key, sender_id = signer
     payload = payload_for(row.tx_type, row.payload)
     now = timezone.now()
     if row.nonce is None:

@@ -32,7 +32,7 @@ class Command(BaseCommand):
             except NodeUnavailable as exc:
                 self.stderr.write(f"ledger outbox: {exc}")
             else:
-                moved = {k: len(v) for k, v in vars(report).items() if v}
+                moved = {k: n for k, n in report.counts().items() if n}
                 if moved:
                     self.stdout.write(f"ledger outbox: {moved}")
             if not options["loop"]:
