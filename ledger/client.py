@@ -191,17 +191,6 @@ class NodeClient:
         """``GET /v1/genesis``."""
         return self._each(lambda http, url: dict(self._json(http.get(f"{url}/v1/genesis"))))
 
-    def block(self, height: int) -> dict[str, Any] | None:
-        """``GET /v1/blocks/<height>``; None when no node has committed it yet."""
-
-        def call(http: httpx.Client, url: str) -> dict[str, Any] | None:
-            response = http.get(f"{url}/v1/blocks/{height}")
-            if response.status_code == 404:
-                return None
-            return dict(self._json(response))
-
-        return self._each(call)
-
     def statuses(self) -> list[dict[str, Any]]:
         """``GET /v1/status`` of every node; an unreachable node gives ``{"url", "error"}``."""
         result: list[dict[str, Any]] = []

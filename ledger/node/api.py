@@ -247,6 +247,7 @@ class ApiServer:
             "state_root": root.hex(),
             "peers": node.transport.status(),
             "mempool": len(node.mempool),
+            "rejected_messages": dict(node.rejected),
             "gc": {"frozen": gc.get_freeze_count(), **node.gc_stats},
         }
 

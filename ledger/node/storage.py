@@ -104,6 +104,9 @@ class Storage:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._in_batch = False
+        # The stored tip, read on every consensus message: cached, set by ``save_block`` (the only
+        # writer of ``blocks``) and forgotten when a transaction rolls back.
+        self._tip: int | None = None
         found = self._meta("genesis")
         if found is None:
             with self.batch():
@@ -128,6 +131,7 @@ class Storage:
             yield
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._tip = None
             raise
         else:
             self._db.execute("COMMIT")
@@ -188,11 +192,14 @@ class Storage:
                     for r in receipts
                 ],
             )
+            self._tip = block.height
 
     def tip_height(self) -> int:
         """Height of the last stored committed block (0 = only genesis)."""
-        row = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()
-        return 0 if row[0] is None else int(row[0])
+        if self._tip is None:
+            row = self._db.execute("SELECT MAX(height) FROM blocks").fetchone()
+            self._tip = 0 if row[0] is None else int(row[0])
+        return self._tip
 
     def get_block(self, height: int) -> StoredBlock | None:
         row = self._db.execute(

@@ -71,7 +71,6 @@ class _Peer:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     writer: asyncio.StreamWriter | None = None
     session: Session | None = None
-    generation: int = 0
     last_seen_ms: int | None = None
     dropped: int = 0
 
@@ -224,7 +223,6 @@ class Transport:
         if peer.writer is not None:
             peer.writer.close()  # the newest authenticated link wins
         peer.writer, peer.session = writer, session
-        peer.generation += 1
         peer.last_seen_ms = _now_ms()
         peer.wake.set()
         logger.info("validator %d connected", index)

@@ -308,6 +308,9 @@ def test_a_byzantine_validator_changes_nothing_for_the_honest_three(
         load.stop()
     # then the honest three agree on one chain holding every accepted transaction
     check_agreement(cluster, load, [0, 1, 2])
+    if behaviour == "bad_signatures":  # and they counted what they refused
+        refused = [cluster.status(i)["rejected_messages"] for i in (0, 1, 2)]
+        assert sum(sum(r.values()) for r in refused) > 0, refused
 
 
 def test_all_four_killed_together_resume_from_their_storage(
