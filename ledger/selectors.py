@@ -66,7 +66,12 @@ def transaction_list_for_organization(*, organization: Organization) -> QuerySet
 
 
 def outbox_list(*, organization: Organization) -> QuerySet[LedgerOutbox]:
-    return LedgerOutbox.objects.filter(organization=organization).defer("tx_bytes").order_by("-id")
+    return (
+        LedgerOutbox.objects.filter(organization=organization)
+        .select_related("organization")
+        .defer("tx_bytes")
+        .order_by("-id")
+    )
 
 
 def account_list(*, organization: Organization) -> QuerySet[MirrorAccount]:
