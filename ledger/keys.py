@@ -1,25 +1,57 @@
-"""Organization Ed25519 signing keys, sealed at rest with AES-GCM.
+"""Organization Ed25519 signing keys, sealed at rest with AES-GCM (``kernel.envelope``).
 
-The key-encryption key comes from ``ledger.conf.key_encryption_key()``. The associated data binds
-a sealed key to its organization and public key, so a ciphertext copied onto another row does not
-open. Private keys are decrypted only in the outbox worker, for the moment of signing.
+The key-encryption key is ``settings.LEDGER_KEY_ENCRYPTION_KEY`` (32 bytes as 64 hex digits or
+base64). It is required in production; elsewhere a development key is derived from
+``SECRET_KEY`` with HKDF-SHA256 (info ``alliance-portal/ledger/dev-kek``). The associated data
+binds a sealed key to its organization and public key, so a ciphertext copied onto another row
+does not open. Private keys are decrypted only in the outbox worker, for the moment of signing.
+
+Development databases created before the HKDF derivation hold keys sealed under
+SHA-256(``alliance-ledger/dev-kek/v1`` NUL ``SECRET_KEY``). Outside production, and only while
+no key-encryption key is configured, ``open_key`` falls back to that legacy key so those
+databases keep signing; a configured (production) key is never combined with a fallback.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 from dataclasses import dataclass
+from typing import Final
 
-from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from django.conf import settings
 
-from ledger import conf
+from kernel import envelope
 
-__all__ = ["KeyUnsealError", "SealedKey", "generate", "open_key", "public_key_hex", "seal"]
+__all__ = [
+    "KeyUnsealError",
+    "SealedKey",
+    "generate",
+    "key_encryption_key",
+    "open_key",
+    "public_key_hex",
+    "seal",
+]
 
-_AAD_PREFIX = b"alliance-portal/org-key/v1\x00"
+_SETTING: Final = "LEDGER_KEY_ENCRYPTION_KEY"
+_DEVELOPMENT_KEK_INFO: Final = b"alliance-portal/ledger/dev-kek"
+_LEGACY_DEVELOPMENT_KEK_PREFIX: Final = b"alliance-ledger/dev-kek/v1\x00"
+_AAD_PREFIX: Final = b"alliance-portal/org-key/v1\x00"
+
+
+def key_encryption_key() -> bytes:
+    """The 32-byte AES-GCM key wrapping organization signing keys (module docstring)."""
+    return envelope.key_from_settings(_SETTING, development_info=_DEVELOPMENT_KEK_INFO)
+
+
+def _keys_for_opening() -> list[bytes]:
+    keys = [key_encryption_key()]
+    if not getattr(settings, _SETTING, None) and not getattr(settings, "PRODUCTION", False):
+        # Development only: keys sealed before the HKDF derivation (module docstring).
+        legacy = _LEGACY_DEVELOPMENT_KEK_PREFIX + settings.SECRET_KEY.encode()
+        keys.append(hashlib.sha256(legacy).digest())
+    return keys
 
 
 class KeyUnsealError(Exception):
@@ -51,22 +83,26 @@ def generate() -> Ed25519PrivateKey:
 def seal(private_key: Ed25519PrivateKey, *, organization_id: int) -> SealedKey:
     """Encrypt ``private_key`` for storage on ``organization_id``'s row."""
     public_key = public_key_hex(private_key)
-    nonce = os.urandom(12)
-    raw = private_key.private_bytes_raw()
-    ciphertext = AESGCM(conf.key_encryption_key()).encrypt(
-        nonce, raw, _aad(organization_id, public_key)
+    sealed = envelope.seal(
+        key_encryption_key(),
+        private_key.private_bytes_raw(),
+        aad=_aad(organization_id, public_key),
     )
-    return SealedKey(public_key, nonce, ciphertext)
+    return SealedKey(public_key, sealed.nonce, sealed.ciphertext)
 
 
 def open_key(sealed: SealedKey, *, organization_id: int) -> Ed25519PrivateKey:
     """Decrypt a sealed key; ``KeyUnsealError`` when it was tampered with or the KEK changed."""
-    try:
-        raw = AESGCM(conf.key_encryption_key()).decrypt(
-            sealed.nonce, sealed.ciphertext, _aad(organization_id, sealed.public_key)
-        )
-    except InvalidTag as exc:
-        raise KeyUnsealError("organization key does not open with this key-encryption key") from exc
+    ciphertext = envelope.Sealed(sealed.nonce, sealed.ciphertext)
+    aad = _aad(organization_id, sealed.public_key)
+    for kek in _keys_for_opening():
+        try:
+            raw = envelope.open_sealed(kek, ciphertext, aad=aad)
+        except envelope.DecryptionFailed:
+            continue
+        break
+    else:
+        raise KeyUnsealError("organization key does not open with this key-encryption key")
     key = Ed25519PrivateKey.from_private_bytes(raw)
     if public_key_hex(key) != sealed.public_key:
         raise KeyUnsealError("sealed key does not match its public key")

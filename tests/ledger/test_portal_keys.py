@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from ledger import conf, keys
+from kernel import envelope
+from ledger import keys
 
 
 def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(settings) -> None:  # type: ignore[no-untyped-def]
@@ -30,11 +32,11 @@ def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(set
 
 def test_the_key_encryption_key_is_parsed_strictly(settings) -> None:  # type: ignore[no-untyped-def]
     settings.LEDGER_KEY_ENCRYPTION_KEY = base64.b64encode(bytes(range(32))).decode()
-    assert conf.key_encryption_key() == bytes(range(32))
+    assert keys.key_encryption_key() == bytes(range(32))
     for bad in ("abc", "00" * 16, "zz" * 32):
         settings.LEDGER_KEY_ENCRYPTION_KEY = bad
         with pytest.raises(ImproperlyConfigured):
-            conf.key_encryption_key()
+            keys.key_encryption_key()
 
 
 def test_production_refuses_to_derive_a_key_encryption_key(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -42,20 +44,39 @@ def test_production_refuses_to_derive_a_key_encryption_key(settings, monkeypatch
     settings.LEDGER_KEY_ENCRYPTION_KEY = None
     monkeypatch.delenv("LEDGER_KEY_ENCRYPTION_KEY", raising=False)
     settings.PRODUCTION = False
-    development = conf.key_encryption_key()
+    development = keys.key_encryption_key()
     # then development derives a stable key from SECRET_KEY, production fails loudly
-    assert len(development) == 32 and conf.key_encryption_key() == development
+    assert len(development) == 32 and keys.key_encryption_key() == development
     settings.PRODUCTION = True
     with pytest.raises(ImproperlyConfigured):
-        conf.key_encryption_key()
+        keys.key_encryption_key()
 
 
-def test_node_urls_must_be_http_urls(settings) -> None:  # type: ignore[no-untyped-def]
-    settings.LEDGER_NODE_URLS = "http://a:1/, https://b:2"
-    assert conf.node_urls() == ["http://a:1", "https://b:2"]
-    settings.LEDGER_NODE_URLS = ["ftp://x"]
-    with pytest.raises(ImproperlyConfigured):
-        conf.node_urls()
+def test_a_key_sealed_under_the_legacy_development_key_still_opens_in_development(settings) -> None:  # type: ignore[no-untyped-def]
+    # given a key sealed, as before the HKDF derivation, under SHA-256 of the legacy label
+    settings.LEDGER_KEY_ENCRYPTION_KEY, settings.PRODUCTION = None, False
+    legacy = hashlib.sha256(b"alliance-ledger/dev-kek/v1\x00" + settings.SECRET_KEY.encode())
+    private_key = keys.generate()
+    public_key = keys.public_key_hex(private_key)
+    aad = b"alliance-portal/org-key/v1\x00" + b"7\x00" + public_key.encode()
+    old = envelope.seal(legacy.digest(), private_key.private_bytes_raw(), aad=aad)
+    sealed = keys.SealedKey(public_key, old.nonce, old.ciphertext)
+    # when it is opened without a configured key, and with one
+    opened = keys.open_key(sealed, organization_id=7)
+    settings.LEDGER_KEY_ENCRYPTION_KEY = legacy.hexdigest()
+    explicit = keys.open_key(sealed, organization_id=7)
+    settings.LEDGER_KEY_ENCRYPTION_KEY = "33" * 32
+    # then development falls back to the legacy key, a configured key never does
+    assert opened.private_bytes_raw() == private_key.private_bytes_raw()
+    assert explicit.private_bytes_raw() == private_key.private_bytes_raw()
+    with pytest.raises(keys.KeyUnsealError):
+        keys.open_key(sealed, organization_id=7)
+    # and the current development key is the HKDF one, not the legacy one
+    settings.LEDGER_KEY_ENCRYPTION_KEY = None
+    assert keys.key_encryption_key() != legacy.digest()
+    assert keys.key_encryption_key() == envelope.derive_development_key(
+        info=b"alliance-portal/ledger/dev-kek"
+    )
 
 
 def test_importing_the_same_key_again_is_a_no_op_and_another_key_is_refused_once_used(
