@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from kernel.envelope import parse_key
 from portal.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -267,21 +269,35 @@ SPECTACULAR_SETTINGS = {
 
 # --- Ledger ---------------------------------------------------------------------------------
 LEDGER_BLS_BACKEND = env_choice("LEDGER_BLS_BACKEND", ("auto", "py_ecc", "blst"), "auto")
-LEDGER_NODE_URLS = env_list("LEDGER_NODE_URLS", [])
+# Validators' node API base URLs (comma-separated), tried in order; each must be http(s).
+LEDGER_NODE_URLS = [url.rstrip("/") for url in env_list("LEDGER_NODE_URLS", [])]
+for _url in LEDGER_NODE_URLS:
+    if urlsplit(_url).scheme not in ("http", "https") or not urlsplit(_url).hostname:
+        raise ImproperlyConfigured(f"LEDGER_NODE_URLS entry {_url!r} is not an http(s) URL")
 # The devnet's (or the alliance's) genesis.json; without it the follower pins /v1/genesis of the
 # first node it reaches, so set it in production.
 LEDGER_GENESIS_FILE = env_str("LEDGER_GENESIS_FILE") or None
-# Wraps every organization's Ed25519 signing key (32 bytes, hex or base64). Required in
-# production; elsewhere ledger/conf.py derives a development key from SECRET_KEY.
+# Wraps every organization's Ed25519 signing key: 32 bytes as 64 hex digits or base64 (checked
+# here so a malformed key stops the start). Required in production; elsewhere ledger/keys.py
+# derives a development key from SECRET_KEY.
 LEDGER_KEY_ENCRYPTION_KEY = env_str("LEDGER_KEY_ENCRYPTION_KEY") or None
+if LEDGER_KEY_ENCRYPTION_KEY:
+    parse_key(LEDGER_KEY_ENCRYPTION_KEY, setting="LEDGER_KEY_ENCRYPTION_KEY")
 LEDGER_HTTP_TIMEOUT = env_float("LEDGER_HTTP_TIMEOUT", 5.0)
+if LEDGER_HTTP_TIMEOUT <= 0:
+    raise ImproperlyConfigured("LEDGER_HTTP_TIMEOUT must be a positive number of seconds")
 LEDGER_STATUS_CACHE_SECONDS = env_float("LEDGER_STATUS_CACHE_SECONDS", 3.0)
+if LEDGER_STATUS_CACHE_SECONDS < 0:
+    raise ImproperlyConfigured("LEDGER_STATUS_CACHE_SECONDS must not be negative")
 
 # --- Biometrics -----------------------------------------------------------------------------
 BIOMETRICS_SYNC_TIMEOUT = env_float("BIOMETRICS_SYNC_TIMEOUT", 10.0)
-# Key-encryption key wrapping every subject's template key (32 bytes, hex or base64). Required
-# in production; elsewhere biometrics/crypto.py derives a development key from SECRET_KEY.
+# Key-encryption key wrapping every subject's template key: 32 bytes as 64 hex digits or base64
+# (checked here). Required in production; elsewhere biometrics/crypto.py derives a development
+# key from SECRET_KEY.
 BIOMETRICS_KEK = env_str("BIOMETRICS_KEK") or None
+if BIOMETRICS_KEK:
+    parse_key(BIOMETRICS_KEK, setting="BIOMETRICS_KEK")
 DEEPFACE_HOME = env_str("DEEPFACE_HOME", str(VAR_DIR / "deepface"))
 
 # --- Service requirements for tests ---------------------------------------------------------
