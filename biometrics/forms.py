@@ -8,11 +8,12 @@ from django import forms
 
 from biometrics.models import Consent, Purpose
 from biometrics.services import MAX_ENROLLMENT_IMAGES
+from kernel.patterns import EXTERNAL_REF, anchored
 
 
 class SubjectForm(forms.Form):
     external_ref = forms.RegexField(
-        regex=r"^[\w.:@+-]+$",
+        regex=anchored(EXTERNAL_REF),
         max_length=100,
         label="Reference",
         help_text="Your organization's own reference, e.g. an employee number.",

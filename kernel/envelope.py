@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from kernel.patterns import HEX_DIGEST_ANY_CASE
+
 __all__ = [
     "KEY_SIZE",
     "NONCE_SIZE",
@@ -48,7 +50,6 @@ __all__ = [
 KEY_SIZE: Final = 32
 NONCE_SIZE: Final = 12
 
-_HEX_KEY: Final = re.compile(r"[0-9a-fA-F]{64}")
 # Both base64 alphabets; 32 bytes are 43 characters before the optional padding.
 _BASE64_KEY: Final = re.compile(r"[A-Za-z0-9+/_-]{43}=?")
 
@@ -69,7 +70,7 @@ def parse_key(raw: str, *, setting: str) -> bytes:
     """The 32 bytes written in ``raw`` (64 hex digits or base64); ``setting`` names it in errors."""
     text = raw.strip()
     problem = f"{setting} must be 32 bytes as 64 hex digits or base64 (standard or urlsafe)"
-    if _HEX_KEY.fullmatch(text):
+    if HEX_DIGEST_ANY_CASE.fullmatch(text):
         return bytes.fromhex(text)
     mixed_alphabets = bool(set(text) & set("+/")) and bool(set(text) & set("-_"))
     if not _BASE64_KEY.fullmatch(text) or mixed_alphabets:

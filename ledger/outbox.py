@@ -14,14 +14,15 @@ integer amounts for ``account_open`` / ``transfer``), so most dicts pass through
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Final
 
 from django.db import IntegrityError, transaction
 
+from kernel.patterns import HEX_DIGEST, WORD
 from ledger.models import LedgerOutbox
 from ledger.state import InvalidTransaction, Payload, payload_from_json
+from ledger.state.encoding import ACCOUNT_ID_PATTERN, CURRENCY_PATTERN
 from tenants.models import Organization
 
 __all__ = [
@@ -35,11 +36,7 @@ __all__ = [
 # Payload values are commitments (32-byte keyed hashes or keys, hex), short action words,
 # ledger identifiers (account ids, currencies) or integer amounts; free text cannot pass, which
 # keeps names, references and embeddings off the replicated ledger.
-_COMMITMENT: Final = re.compile(r"^[0-9a-f]{64}$")
-_WORD: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
-_IDENTIFIER: Final = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,63}$")
-_CURRENCY: Final = re.compile(r"^[A-Z]{3}$")
-_TX_TYPE: Final = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+_VALUE_PATTERNS: Final = (HEX_DIGEST, WORD, ACCOUNT_ID_PATTERN, CURRENCY_PATTERN)
 
 
 class InvalidPayload(ValueError):
@@ -75,21 +72,19 @@ def payload_for(tx_type: str, payload: Mapping[str, object]) -> Payload:
 def _value_ok(value: object) -> bool:
     if type(value) is int:
         return value > 0
-    return isinstance(value, str) and any(
-        p.match(value) for p in (_COMMITMENT, _WORD, _IDENTIFIER, _CURRENCY)
-    )
+    return isinstance(value, str) and any(p.fullmatch(value) for p in _VALUE_PATTERNS)
 
 
 def _check(
     organization: Organization, tx_type: str, payload: Mapping[str, object], idempotency_key: str
 ) -> dict[str, object]:
-    if not _TX_TYPE.match(tx_type):
+    if not WORD.fullmatch(tx_type):
         raise InvalidPayload(f"bad tx_type {tx_type!r}")
     if not idempotency_key or len(idempotency_key) > 128:
         raise InvalidPayload("idempotency_key must be 1 to 128 characters")
     clean: dict[str, object] = {}
     for key, value in payload.items():
-        if not isinstance(key, str) or not _WORD.match(key):
+        if not isinstance(key, str) or not WORD.fullmatch(key):
             raise InvalidPayload(f"bad payload field name {key!r}")
         if not _value_ok(value):
             raise InvalidPayload(

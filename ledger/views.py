@@ -8,20 +8,17 @@ JavaScript; ``portal/static/ledger/ledger.js`` adds live rows from ``portal:even
 
 from __future__ import annotations
 
-import re
-
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from kernel.patterns import HEX_DIGEST_ANY_CASE
 from ledger import selectors, services
 from tenants.access import OrgContext
 from tenants.decorators import org_view
 from tenants.roles import Role
-
-_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 @org_view(Role.VIEWER)
@@ -52,7 +49,7 @@ def blocks(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
         # One search box: a height goes to the block, a hash to the transaction or block.
         if query.isdigit() and len(query) < 19:
             return redirect("ledger_block", org=ctx.organization.slug, height=int(query))
-        if _HASH.match(query):
+        if HEX_DIGEST_ANY_CASE.fullmatch(query):
             block = selectors.block_list().filter(hash=query.lower()).first()
             if block is not None:
                 return redirect("ledger_block", org=ctx.organization.slug, height=block.height)
@@ -73,7 +70,11 @@ def block_detail(request: HttpRequest, ctx: OrgContext, height: int) -> HttpResp
 
 @org_view(Role.VIEWER)
 def tx_detail(request: HttpRequest, ctx: OrgContext, tx_hash: str) -> HttpResponse:
-    tx = selectors.transaction_get(tx_hash=tx_hash) if _HASH.match(tx_hash) else None
+    tx = (
+        selectors.transaction_get(tx_hash=tx_hash)
+        if HEX_DIGEST_ANY_CASE.fullmatch(tx_hash)
+        else None
+    )
     if tx is None:
         raise Http404("No such transaction")
     return render(request, "ledger/transaction.html", {"ctx": ctx, "tx": tx})

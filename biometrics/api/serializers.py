@@ -9,11 +9,12 @@ from rest_framework import serializers
 
 from biometrics.models import BiometricSettings, Consent, Enrollment, Purpose, Subject
 from biometrics.services import CURRENT_POLICY_VERSION, MAX_ENROLLMENT_IMAGES, error_message
+from kernel.patterns import EXTERNAL_REF, anchored
 
 
 class SubjectInputSerializer(serializers.Serializer):
     external_ref = serializers.RegexField(
-        r"^[\w.:@+-]+$",
+        anchored(EXTERNAL_REF),
         max_length=100,
         help_text="The organization's own reference for the person (unique per organization).",
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from kernel.patterns import anchored
 from ledger import services
 from ledger.models import (
     LedgerOutbox,
@@ -14,6 +15,7 @@ from ledger.models import (
     MirrorTransaction,
     OrganizationKey,
 )
+from ledger.state.encoding import SLUG_PATTERN
 
 
 class BlockSerializer(serializers.ModelSerializer):
@@ -100,7 +102,7 @@ class OutboxSerializer(serializers.ModelSerializer):
 
 
 class ApprovalInputSerializer(serializers.Serializer):
-    org_id = serializers.RegexField(r"^[a-z0-9][a-z0-9_-]{0,63}$", help_text="Approving org.")
+    org_id = serializers.RegexField(anchored(SLUG_PATTERN), help_text="Approving org.")
     signature = serializers.RegexField(r"^[0-9a-f]{128}$", help_text="Ed25519 signature, hex.")
 
 

@@ -7,7 +7,6 @@ accounts and keys; a key rotation (owners).
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.db.models import QuerySet
@@ -18,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kernel.patterns import HEX_DIGEST_ANY_CASE, anchored
 from ledger import selectors, services
 from ledger.api import serializers as s
 from ledger.models import (
@@ -30,8 +30,6 @@ from ledger.models import (
 from portal.api.base import OrgAPIView, OrgGenericViewSet
 from portal.api.errors import ApiError
 from tenants.roles import Role
-
-_HASH = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
 def _not_found(what: str) -> ApiError:
@@ -70,13 +68,14 @@ class TransactionDetailView(APIView):
         parameters=[
             OpenApiParameter(
                 "tx_hash", OpenApiTypes.STR, OpenApiParameter.PATH,
-                pattern="^[0-9a-fA-F]{64}$", description="SHA-256 of the encoded transaction.",
+                pattern=anchored(HEX_DIGEST_ANY_CASE),
+                description="SHA-256 of the encoded transaction.",
             )
         ],
         responses={200: s.TransactionSerializer},
     )  # fmt: skip
     def get(self, request: Request, tx_hash: str) -> Response:
-        if not _HASH.match(tx_hash):
+        if not HEX_DIGEST_ANY_CASE.fullmatch(tx_hash):
             raise ApiError(code="invalid_hash", message="A hash is 64 hex digits.")
         tx = selectors.transaction_get(tx_hash=tx_hash)
         if tx is None:
