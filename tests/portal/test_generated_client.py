@@ -4,7 +4,8 @@ the portal.
 openapi-python-client (pinned in requirements/dev.txt) turns the published schema into a Python
 package; every generated module is imported, then a smoke flow runs against a live server with a
 bearer token: the caller's organizations, subjects created and listed in JSON, a typed error for
-another organization, the ledger's blocks.
+another organization, the ledger's blocks. Those two are slow (`make test SLOW=1`); the fast tests
+check what the generator needs: one content type per request body, JSON except photo uploads.
 """
 
 from __future__ import annotations
@@ -22,11 +23,41 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import World, token_for
-
-pytestmark = pytest.mark.slow
+from tests.conftest import World, api_as, token_for
 
 PACKAGE = "portal_client"
+# The operations that take a photo: the only request bodies that are not JSON.
+UPLOADS = {
+    ("post", "/api/v1/orgs/{org}/subjects/{id}/enrollments/"),
+    ("post", "/api/v1/orgs/{org}/subjects/{id}/verify/"),
+    ("post", "/api/v1/orgs/{org}/identify/"),
+}
+
+
+def test_every_request_body_has_one_content_type_and_only_uploads_are_multipart(
+    world: World,
+) -> None:
+    # The fast guard of what the generated client needs (the slow tests below generate it).
+    schema = api_as(world.alice, world.acme).get("/api/schema/?format=json").json()
+    bodies = {
+        (method, path): sorted(operation["requestBody"]["content"])
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if "requestBody" in operation
+    }
+    expected = {
+        key: ["multipart/form-data"] if key in UPLOADS else ["application/json"] for key in bodies
+    }
+    assert bodies == expected
+    assert set(bodies) >= UPLOADS
+
+
+def test_a_form_body_is_refused_where_json_is_expected(world: World) -> None:
+    response = api_as(world.alice, world.acme).post(
+        "/api/v1/orgs/acme/subjects/", {"external_ref": "EMP-1"}, format="multipart"
+    )
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
 
 
 def _generator() -> str:
@@ -88,6 +119,7 @@ def generated(live_server: Any, world: World, tmp_path: Path) -> Iterator[Module
             del sys.modules[name]
 
 
+@pytest.mark.slow
 def test_every_generated_module_imports(generated: ModuleType) -> None:
     # A request body offered under several content types for one schema used to generate
     # operations that raised NameError at import; each module is imported to catch that class.
@@ -102,6 +134,7 @@ def test_every_generated_module_imports(generated: ModuleType) -> None:
     assert any(m.name.endswith(".orgs_subjects_create") for m in modules)
 
 
+@pytest.mark.slow
 def test_a_generated_client_runs_the_smoke_flow(
     generated: ModuleType, live_server: Any, world: World
 ) -> None:
