@@ -55,7 +55,7 @@ format: install
 
 ## schemathesis: property-based API checks against a running portal (see .ci/run)
 schemathesis: install
-	./.ci/schemathesis.sh
+	VENV=$(VENV) ./.ci/schemathesis.sh
 
 bench: install
 	$(BIN)/python bench/bls.py --quick
