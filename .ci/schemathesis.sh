@@ -4,7 +4,7 @@
 # number of examples. Fails on any 5xx or any response that does not match the schema.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=.venv/bin
+BIN=${VENV:-.venv}/bin
 PORT=${SCHEMATHESIS_PORT:-8765}
 EXAMPLES=${SCHEMATHESIS_EXAMPLES:-25}
 WORK=$(mktemp -d)

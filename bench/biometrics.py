@@ -1,4 +1,4 @@
-"""Biometrics figures of issue 5, measured in one run. Prints; never asserts.
+"""Biometrics figures (enrollment, verify/identify, workers, search) in one run. Never asserts.
 
     .venv/bin/python bench/biometrics.py [--quick]
 

@@ -2,7 +2,7 @@
 
 Runs ``ledger.simulation.run_scenario`` with no network delay (pure CPU cost of protocol + crypto,
 one process, one core) for n = 4, 7, 16 and each signature backend, and prints medians of a few
-repetitions. Never asserts (issue 3, "Figures").
+repetitions. Never asserts: figures, not pass/fail.
 
     .venv/bin/python bench/consensus.py                      # all backends
     .venv/bin/python bench/consensus.py --backends blst none --sizes 4 7
@@ -10,7 +10,7 @@ repetitions. Never asserts (issue 3, "Figures").
 Columns: ``blocks/s`` = blocks committed by every honest replica / wall seconds of the run;
 ``blocks/cpu-s`` = the same per CPU second of this process (robust on a shared machine);
 ``cpu ms/block/replica`` = median over replicas of (CPU seconds in that replica's handlers /
-blocks it committed). Targets (issue 3): blst n=4 >= 100 blocks/s; CPU per block per replica
+blocks it committed). Targets: blst n=4 >= 100 blocks/s; CPU per block per replica
 <= 5 ms (blst) and <= 450 ms (py_ecc) at n=4, growing < 2x from n=4 to n=16.
 """
 

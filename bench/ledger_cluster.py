@@ -20,7 +20,7 @@ finality`` = due time to the commit seen by the follower (the client's batching 
 ``CPU/tx per validator`` = each validator process's CPU time in phase 1 / transactions committed
 (min-max over the four), ``client`` = this process's; ``catch-up`` = blocks and transactions per
 second a restarted validator fetches, verifies (every certificate, every signature) and replays.
-Targets (issue 4): blst >= 2,000 tx/s with p99 <= 2 s; py_ecc >= 300 tx/s with p99 <= 6 s.
+Targets: blst >= 2,000 tx/s with p99 <= 2 s; py_ecc >= 300 tx/s with p99 <= 6 s.
 Prints, never asserts; the machine is shared, so compare figures from one run.
 """
 

@@ -1,12 +1,12 @@
 """The DeepFace adapter: one photo in, one face's embedding out, or a named error.
 
-Only Celery workers of the ``biometrics`` queue run this (house style rule 9). DeepFace, OpenCV
-and dlib are imported inside functions, never at module level, so importing this module (for
-``MODEL_ID`` or the types) costs nothing and the web process never loads the model; a test
-checks ``sys.modules``. Each process holds one ``FaceEngine`` (``get_engine``), loaded and
+Only Celery workers of the ``biometrics`` queue run this, loading the model once per process.
+DeepFace, OpenCV and dlib are imported inside functions, never at module level, so importing this
+module (for ``MODEL_ID`` or the types) costs nothing and the web process never loads the model; a
+test checks ``sys.modules``. Each process holds one ``FaceEngine`` (``get_engine``), loaded and
 warmed once, e.g. from Celery's ``worker_process_init``.
 
-Recipe (measured, see docs ARCHITECTURE "Biometrics"): DeepFace 0.0.103 on onnxruntime (no
+Recipe (measured; it runs offline): DeepFace 0.0.103 on onnxruntime (no
 TensorFlow), ``model_name="Dlib"`` (128-d), ``detector_backend="opencv"`` (Haar cascades shipped
 in the OpenCV 4.x contrib wheel). Weights come from ``biometrics.weights``; before DeepFace is
 imported the engine makes sure every file DeepFace could otherwise download is already in

@@ -1,4 +1,5 @@
-"""Reads of the biometrics app. Every selector takes the organization (house style rule 3).
+"""Reads of the biometrics app. Every selector takes the organization: tenant data is only
+reached through it.
 
 Also home of the per-process 1:N gallery cache: a worker keeps each organization's decrypted
 embeddings as one normalised float32 matrix and rebuilds it when the organization's

@@ -14,7 +14,8 @@ class LedgerConfig(AppConfig):
 
 
 def _generate_signing_key(sender: Any, organization: Any, **kwargs: Any) -> None:
-    """Every organization gets its Ed25519 ledger key when it is registered (issue 4)."""
+    """Every organization gets its Ed25519 ledger key when it is registered, so it can
+    sign ledger transactions from its first day."""
     from ledger.services import organization_key_ensure
 
     organization_key_ensure(organization=organization)

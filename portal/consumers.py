@@ -1,5 +1,6 @@
 """Websocket consumers: authenticate, resolve the organization through tenants, join only that
-organization's group, forward typed events. Nothing else (house style rule 10)."""
+organization's group, forward typed events. Nothing else: the per-organization group decides
+who receives an event, with no per-message filtering here."""
 
 from __future__ import annotations
 

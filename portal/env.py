@@ -1,4 +1,5 @@
-"""Strict parsing of settings from the environment (house style rule 11).
+"""Strict parsing of settings from the environment: a typo stops the process instead of
+silently meaning the default.
 
 A boolean that is not one of the accepted spellings raises; a secret may come from
 ``<NAME>_FILE`` instead of ``<NAME>``, so container secrets never pass through the environment.

@@ -1,4 +1,5 @@
-"""The standard three-party world (house style rule 16) and service gating.
+"""The standard three-party world (every endpoint is tested against an outsider) and
+service gating.
 
 alice owns acme, bob is a plain member of acme, mallory belongs to globex; admin is a platform
 superuser. Tests that need PostgreSQL, Redis or a Celery worker carry ``@pytest.mark.services``

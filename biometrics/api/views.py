@@ -16,7 +16,7 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -29,7 +29,8 @@ from portal.api.base import OrgAPIView, OrgGenericViewSet, client_ip
 from portal.api.errors import ApiError
 from tenants.roles import Role
 
-_UPLOAD_PARSERS = [MultiPartParser, FormParser]
+# Photo uploads are the only bodies that are not JSON (the default): multipart, nothing else.
+_UPLOAD_PARSERS = [MultiPartParser]
 _ACCEPTED = OpenApiResponse(s.JobAcceptedSerializer, description="Still running: poll status_url.")
 _ENGINE_DOWN = OpenApiResponse(description="engine_unavailable: the face engine is not running.")
 
@@ -186,7 +187,6 @@ class SubjectConsentsView(BiometricErrorsMixin, OrgAPIView):
     """A subject's consents: viewers list them, operators record a new one."""
 
     write_role = Role.OPERATOR
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(responses=s.ConsentSerializer(many=True))
     def get(self, request: Request, org: str, pk: int) -> Response:

@@ -1,4 +1,5 @@
-"""Ledger writes of the portal (a package: keys, mirror, worker; house style rule 1).
+"""Ledger writes of the portal (a package: keys, mirror, worker; together near 1,000 lines,
+too many for one module).
 
 - ``signing``: organization Ed25519 keys (generate, import, rotate) and governance approvals.
 - ``mirror``: the pinned genesis and the mirror of verified blocks (the follower's writes).

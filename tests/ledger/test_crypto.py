@@ -211,6 +211,8 @@ def test_the_fast_sign_gives_py_ecc_s_sign_exactly_hashed_root_cached_or_not() -
             assert ours.Sign(sk, message) == G2ProofOfPossession.Sign(sk, message)
 
 
+# Slow: pure-Python py_ecc pairings for every case, 4 s on a quiet machine, more on a busy one.
+@pytest.mark.slow
 def test_the_fast_verify_and_pop_verify_answer_like_py_ecc_s_plain_ones() -> None:
     # Given valid signatures and proofs, and the same with the message, key or proof swapped
     from py_ecc.bls import G2ProofOfPossession as plain

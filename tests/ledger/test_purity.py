@@ -1,6 +1,6 @@
 """The pure packages import nothing impure: checked on the AST of every .py file they contain.
 
-The rule (ARCHITECTURE.md "Dependency direction", STYLE.md rule 4): ``ledger/consensus``,
+The rule (the portal depends on the pure cores, never the other way round): ``ledger/consensus``,
 ``ledger/simulation``, ``ledger/state`` and ``biometrics/matching`` are pure cores that the
 validator process, the portal and the simulator all drive. A pure core must behave identically
 given the same inputs, so it may not reach for:

@@ -1,6 +1,6 @@
 """``manage.py biometrics_setup``: put the offline face-model weights where DeepFace looks.
 
-Thin (house style rule 2): resolve ``settings.DEEPFACE_HOME``, call ``weights.link_weights``,
+Thin, like every command: resolve ``settings.DEEPFACE_HOME``, call ``weights.link_weights``,
 print what happened. Idempotent, never downloads; run it at deploy and before the tests.
 """
 

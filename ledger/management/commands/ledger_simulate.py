@@ -1,6 +1,6 @@
 """``manage.py ledger_simulate``: run one deterministic simulator scenario and report it.
 
-Thin by design (STYLE.md rule 2): parse the options, call ``run_scenario``, print. It only reports
+Thin by design: parse the options, call ``run_scenario``, print. It only reports
 what happened; judging safety and liveness is the tests' job (``ledger.simulation.checks``).
 """
 

@@ -1,6 +1,6 @@
 """``manage.py run_validator --config <file>``: run one ledger validator until SIGTERM / SIGINT.
 
-Thin (STYLE.md rule 2): parse, build, run; everything else is ``ledger.node``.
+Thin: parse, build, run; everything else is ``ledger.node``.
 """
 
 from __future__ import annotations
