@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_float, env_list, env_str
+from kernel.env import env_float, env_list, env_str
 
 __all__ = [
     "genesis_file",

@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from ledger import services
+from ledger.errors import LedgerError
 from ledger.models import (
     LedgerOutbox,
     MirrorAccount,
@@ -95,7 +96,7 @@ class OutboxSerializer(serializers.ModelSerializer):
             return None
         try:
             return services.governance_root(outbox=row)
-        except services.LedgerServiceError:
+        except LedgerError:
             return None
 
 
