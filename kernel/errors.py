@@ -73,8 +73,8 @@ class DomainError(Exception):
 def codes_of(module: ModuleType) -> dict[str, int]:
     """Every error code an app's ``errors`` module declares, with its HTTP status.
 
-    A code is declared either by a :class:`DomainError` subclass defined in the module (its
-    ``code`` class attribute) or by an entry of a module-level ``CATALOG`` mapping
+    A code is declared either by a :class:`DomainError` subclass defined in the module that sets
+    its own ``code`` class attribute, or by an entry of a module-level ``CATALOG`` mapping
     ``code -> (message, status)``.
     """
     codes: dict[str, int] = {}
@@ -83,6 +83,7 @@ def codes_of(module: ModuleType) -> dict[str, int]:
             isinstance(value, type)
             and issubclass(value, DomainError)
             and value.__module__ == module.__name__
+            and "code" in vars(value)  # a catalogue-based base class names no code of its own
         ):
             codes[value.code] = value.status
     for code, (_message, http_status) in getattr(module, "CATALOG", {}).items():
