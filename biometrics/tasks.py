@@ -1,4 +1,4 @@
-"""Celery tasks of the biometrics queue: thin, id-based, idempotent (house style rule 8).
+"""Celery tasks of the biometrics queue: thin, id-based, idempotent.
 
 Every task takes ids (the organization explicitly), narrows the database session to that
 organization, and calls one service. The services make a retried task harmless (a finished job

@@ -1,4 +1,4 @@
-"""Strict parsing of settings from the environment (house style rule 11).
+"""Strict parsing of settings from the environment: a typo fails at start-up, not in production.
 
 A boolean that is not one of the accepted spellings raises; a secret may come from
 ``<NAME>_FILE`` instead of ``<NAME>``, so container secrets never pass through the environment.

@@ -1,4 +1,4 @@
-"""Typed realtime events and the one function that publishes them (house style rule 10).
+"""Typed realtime events and the one function that publishes them.
 
 Events go to one channel-layer group per organization (``org.<id>``) and to the alliance-wide
 group (``alliance``) when they concern every member. Usable from views (sync), async consumers

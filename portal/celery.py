@@ -1,7 +1,7 @@
 """The Celery app: JSON only, late acks for work that must not be lost, time limits, two queues.
 
 Tasks take ids (tenant context passed explicitly as ``organization_id``), are enqueued after
-commit and are idempotent (house style rule 8).
+commit and are idempotent.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Websocket consumers: authenticate, resolve the organization through tenants, join only that
-organization's group, forward typed events. Nothing else (house style rule 10)."""
+organization's group, forward typed events. Nothing else."""
 
 from __future__ import annotations
 

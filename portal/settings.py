@@ -1,4 +1,4 @@
-"""Settings for Alliance Portal: one env-driven module (house style rule 11).
+"""Settings for Alliance Portal: one env-driven module, parsed strictly.
 
 The embedded default needs nothing but Python: SQLite, tasks run in process, an in-memory
 channel layer. ``DATABASE_URL`` switches to PostgreSQL, ``REDIS_URL`` to Redis for the cache,

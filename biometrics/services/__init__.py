@@ -1,4 +1,4 @@
-"""Writes of the biometrics app: keyword-only, typed, atomic, audited (house style rule 2).
+"""Writes of the biometrics app: keyword-only, typed, atomic, audited.
 
 Consent comes first: capture, enrollment, verification and identification each need a valid
 consent of their purpose, checked when the request is made *and* again by the worker, so a
