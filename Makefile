@@ -48,6 +48,7 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/mypy  # strict, for the pure packages (pyproject.toml [tool.mypy])
+	$(BIN)/lint-imports --no-cache --no-logo  # the import contracts (pyproject.toml [tool.importlinter])
 
 format: install
 	$(BIN)/ruff format .

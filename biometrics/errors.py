@@ -1,8 +1,10 @@
-"""Named errors of the biometrics app, each with a stable code (house style rule 5).
+"""Every error code of the biometrics app, in one place.
 
-A ``BiometricError`` is the caller's fault or the photo's: it carries a stable ``code`` that
-clients switch on, a human ``message`` for the person in front of the camera, an
-``http_status`` for the API's one exception handler, and optional JSON-safe ``details``.
+A ``BiometricError`` is the caller's fault or the photo's: a ``kernel.errors.DomainError`` with
+a stable ``code`` that clients switch on, a human ``message`` for the person in front of the
+camera, an HTTP ``status`` for the one exception handler, and optional JSON-safe ``details``.
+Its codes are :data:`ERROR_CATALOG` (the photo and the subject) and :data:`JOB_ERRORS` (how a
+queued enrollment, verification or identification can end); :data:`CATALOG` is both.
 ``EngineUnavailable`` is the operator's problem (weights or packages missing) and is kept apart
 on purpose: it must surface as a server error, never as "your photo is bad".
 """
@@ -13,19 +15,34 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
 
+from kernel.errors import DomainError
+from tenants.errors import TenantError
+
 __all__ = [
+    "CATALOG",
     "CONSENT_REQUIRED",
+    "DUPLICATE_SUBJECT",
+    "ENGINE_UNAVAILABLE",
     "ERROR_CATALOG",
     "FACE_TOO_SMALL",
+    "IMAGES_MISSING",
     "IMAGE_TOO_LARGE",
     "IMAGE_UNREADABLE",
+    "JOB_ERRORS",
     "LOW_QUALITY",
     "MULTIPLE_FACES",
+    "NOT_ENROLLED",
     "NO_FACE",
     "SUBJECT_ERASED",
     "UNSUPPORTED_MEDIA_TYPE",
     "BiometricError",
     "EngineUnavailable",
+    "InvalidImages",
+    "NotEnrolled",
+    "SubjectRefTaken",
+    "UnknownPolicyVersion",
+    "error_message",
+    "error_status",
 ]
 
 IMAGE_UNREADABLE: Final = "image_unreadable"
@@ -37,6 +54,10 @@ FACE_TOO_SMALL: Final = "face_too_small"
 LOW_QUALITY: Final = "low_quality"
 CONSENT_REQUIRED: Final = "consent_required"
 SUBJECT_ERASED: Final = "subject_erased"
+DUPLICATE_SUBJECT: Final = "duplicate_subject"
+NOT_ENROLLED: Final = "not_enrolled"
+IMAGES_MISSING: Final = "images_missing"
+ENGINE_UNAVAILABLE: Final = "engine_unavailable"
 
 # code -> (default human message, HTTP status). The codes are a public contract: never rename
 # one, only add. 422 marks "we read your photo, but it cannot be used".
@@ -55,14 +76,35 @@ ERROR_CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
     }
 )
 
+# Outcomes of a job that are not about the photo: code -> (message, HTTP status).
+JOB_ERRORS: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
+    {
+        DUPLICATE_SUBJECT: (
+            "This face matches another subject already enrolled; review the "
+            "duplicates, or enroll anyway if they are different people.",
+            409,
+        ),
+        NOT_ENROLLED: ("This subject has no enrolled face yet.", 409),
+        IMAGES_MISSING: ("The photos of this enrollment are no longer available.", 409),
+        ENGINE_UNAVAILABLE: ("The face engine is not available; contact the administrators.", 503),
+    }
+)
 
-class BiometricError(Exception):
-    """A biometric request that cannot be served, with a stable machine-readable code."""
+CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType({**ERROR_CATALOG, **JOB_ERRORS})
 
-    code: str
-    message: str
-    http_status: int
-    details: Mapping[str, Any]
+
+def error_message(code: str) -> str:
+    """The human message for any biometric error or job outcome code."""
+    return CATALOG.get(code, (code.replace("_", " "), 400))[0]
+
+
+def error_status(code: str) -> int:
+    return CATALOG.get(code, ("", 400))[1]
+
+
+class BiometricError(DomainError):
+    """A biometric request that cannot be served, with a stable machine-readable code from
+    :data:`CATALOG` (its default message and HTTP status come from there)."""
 
     def __init__(
         self,
@@ -71,17 +113,35 @@ class BiometricError(Exception):
         *,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        if code not in ERROR_CATALOG:
+        if code not in CATALOG:
             raise ValueError(f"unknown biometric error code {code!r}")
-        default_message, http_status = ERROR_CATALOG[code]
-        self.code = code
-        self.message = message or default_message
-        self.http_status = http_status
-        self.details = dict(details or {})
-        super().__init__(f"{code}: {self.message}")
+        default_message, http_status = CATALOG[code]
+        super().__init__(message or default_message, code=code, status=http_status, details=details)
 
-    def __repr__(self) -> str:
-        return f"BiometricError({self.code!r}, {self.message!r}, details={dict(self.details)!r})"
+
+class SubjectRefTaken(TenantError):
+    """Another subject of the organization already has this external reference.
+
+    A ``TenantError`` (a uniqueness rule of the organization's records, not a photo problem),
+    so the UI shows its own message next to the reference field."""
+
+    code = "external_ref_taken"
+    status = 409
+
+
+class UnknownPolicyVersion(TenantError):
+    code = "unknown_policy_version"
+    status = 400
+
+
+class InvalidImages(TenantError):
+    code = "invalid_images"
+    status = 400
+
+
+class NotEnrolled(TenantError):
+    code = NOT_ENROLLED
+    status = 409
 
 
 class EngineUnavailable(RuntimeError):

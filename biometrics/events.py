@@ -1,4 +1,4 @@
-"""Typed realtime events of the biometrics app, sent only through ``portal.events.publish``."""
+"""Typed realtime events of the biometrics app, sent only through ``kernel.events.publish``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TypedDict
 
 from django.db import transaction
 
-from portal.events import publish
+from kernel.events import publish
 
 
 class EnrollmentProgressData(TypedDict):

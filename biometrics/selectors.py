@@ -1,5 +1,5 @@
-"""Reads of the biometrics app. Every selector takes the organization: tenant data is only
-reached through it.
+"""Reads of the biometrics app. Every selector takes the organization; a ``*_get`` returns the
+object or ``None`` (the caller decides what a missing object means: 404 in the API and the UI).
 
 Also home of the per-process 1:N gallery cache: a worker keeps each organization's decrypted
 embeddings as one normalised float32 matrix and rebuilds it when the organization's
@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 from django.db.models import Count, Q, QuerySet
-from django.http import Http404
 from django.utils import timezone
 
 from biometrics import crypto
@@ -86,29 +85,25 @@ def subject_list(
     return subjects
 
 
-def subject_get(
-    *, organization: Organization, subject_id: int | str, allow_erased: bool = False
-) -> Subject:
-    """The organization's subject; ``Http404`` if not its own, ``subject_erased`` if erased."""
-    subject = Subject.objects.filter(organization=organization, pk=_as_id(subject_id)).first()
-    if subject is None:
-        raise Http404("No such subject")
-    if subject.is_erased and not allow_erased:
-        raise BiometricError(SUBJECT_ERASED, details={"erased_at": _iso(subject.erased_at)})
-    return subject
+def subject_get(*, organization: Organization, subject_id: int | str) -> Subject | None:
+    """The organization's subject (erased or not), or ``None`` if it has no such subject."""
+    pk = _as_id(subject_id)
+    if pk is None:
+        return None
+    return Subject.objects.filter(organization=organization, pk=pk).first()
 
 
 def consent_list(*, organization: Organization, subject: Subject) -> QuerySet[Consent]:
     return Consent.objects.filter(organization=organization, subject=subject)
 
 
-def consent_get(*, organization: Organization, subject: Subject, consent_id: int | str) -> Consent:
-    consent = Consent.objects.filter(
-        organization=organization, subject=subject, pk=_as_id(consent_id)
-    ).first()
-    if consent is None:
-        raise Http404("No such consent")
-    return consent
+def consent_get(
+    *, organization: Organization, subject: Subject, consent_id: int | str
+) -> Consent | None:
+    pk = _as_id(consent_id)
+    if pk is None:
+        return None
+    return Consent.objects.filter(organization=organization, subject=subject, pk=pk).first()
 
 
 def has_valid_consent(*, organization: Organization, subject: Subject, purpose: str) -> bool:
@@ -135,35 +130,33 @@ def enrollment_list(*, organization: Organization, subject: Subject) -> QuerySet
     return Enrollment.objects.filter(organization=organization, subject=subject)
 
 
-def enrollment_get(*, organization: Organization, enrollment_id: int | str) -> Enrollment:
-    enrollment = (
-        Enrollment.objects.filter(organization=organization, pk=_as_id(enrollment_id))
+def enrollment_get(*, organization: Organization, enrollment_id: int | str) -> Enrollment | None:
+    pk = _as_id(enrollment_id)
+    if pk is None:
+        return None
+    return (
+        Enrollment.objects.filter(organization=organization, pk=pk)
         .select_related("subject")
         .first()
     )
-    if enrollment is None:
-        raise Http404("No such enrollment")
-    return enrollment
 
 
-def verification_get(*, organization: Organization, attempt_id: int | str) -> VerificationAttempt:
-    attempt = VerificationAttempt.objects.filter(
-        organization=organization, pk=_as_id(attempt_id)
-    ).first()
-    if attempt is None:
-        raise Http404("No such verification")
-    return attempt
+def verification_get(
+    *, organization: Organization, attempt_id: int | str
+) -> VerificationAttempt | None:
+    pk = _as_id(attempt_id)
+    if pk is None:
+        return None
+    return VerificationAttempt.objects.filter(organization=organization, pk=pk).first()
 
 
 def identification_get(
     *, organization: Organization, attempt_id: int | str
-) -> IdentificationAttempt:
-    attempt = IdentificationAttempt.objects.filter(
-        organization=organization, pk=_as_id(attempt_id)
-    ).first()
-    if attempt is None:
-        raise Http404("No such identification")
-    return attempt
+) -> IdentificationAttempt | None:
+    pk = _as_id(attempt_id)
+    if pk is None:
+        return None
+    return IdentificationAttempt.objects.filter(organization=organization, pk=pk).first()
 
 
 def verification_list(
@@ -303,12 +296,9 @@ def _sealed(template: FaceTemplate) -> crypto.Sealed:
     return crypto.Sealed(nonce=bytes(template.nonce), ciphertext=bytes(template.ciphertext))
 
 
-def _as_id(value: int | str) -> int:
+def _as_id(value: int | str) -> int | None:
+    # An id that is not a number names nothing: the same answer as an unknown id.
     try:
         return int(value)
-    except (TypeError, ValueError) as exc:
-        raise Http404("Not found") from exc
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value else None
+    except (TypeError, ValueError):
+        return None

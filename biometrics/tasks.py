@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 from celery.exceptions import TimeoutError as CeleryTimeout
 from celery.signals import worker_process_init
 from django.db import OperationalError
@@ -95,9 +95,8 @@ def serves_biometrics(consumed: set[str]) -> bool:
 
 
 def _consumed_queues() -> set[str]:
-    from portal.celery import app
-
-    return set(app.amqp.queues.consume_from or {})
+    # The worker's own app (portal.celery), reached without importing the project layer.
+    return set(current_app.amqp.queues.consume_from or {})
 
 
 @worker_process_init.connect

@@ -6,26 +6,28 @@ capture and the live progress bar.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from biometrics import selectors, services, tasks
-from biometrics.errors import IMAGE_TOO_LARGE, BiometricError
+from biometrics.errors import IMAGE_TOO_LARGE, BiometricError, error_message
 from biometrics.forms import EnrollForm, IdentifyForm, ImageForm, SubjectForm
 from biometrics.images import MAX_UPLOAD_BYTES
 from biometrics.models import Enrollment, MatchStatus, Purpose, Subject
-from portal.api.base import client_ip
+from kernel.http import client_ip
 from tenants.access import OrgContext
 from tenants.decorators import org_view
 from tenants.errors import TenantError
 from tenants.roles import Role
+
+T = TypeVar("T")
 
 
 def _read(upload: UploadedFile) -> bytes:
@@ -34,15 +36,26 @@ def _read(upload: UploadedFile) -> bytes:
     return upload.read()
 
 
+def _or_404(obj: T | None) -> T:
+    if obj is None:
+        raise Http404("Not found")
+    return obj
+
+
+def _subject_or_404(ctx: OrgContext, pk: int) -> Subject:
+    """The organization's subject, erased or not (callers decide what an erased one means)."""
+    return _or_404(selectors.subject_get(organization=ctx.organization, subject_id=pk))
+
+
 def _fail(request: HttpRequest, exc: BiometricError | TenantError) -> None:
     messages.error(
         request,
-        services.error_message(exc.code) if isinstance(exc, BiometricError) else exc.message,
+        error_message(exc.code) if isinstance(exc, BiometricError) else exc.message,
     )
 
 
 def _erased(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
-    messages.error(request, services.error_message("subject_erased"))
+    messages.error(request, error_message("subject_erased"))
     return redirect("biometrics_subjects", org=ctx.organization.slug)
 
 
@@ -84,9 +97,8 @@ def subjects(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
 
 @org_view(Role.VIEWER)
 def subject_detail(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
-    try:
-        subject = selectors.subject_get(organization=ctx.organization, subject_id=pk)
-    except BiometricError:
+    subject = _subject_or_404(ctx, pk)
+    if subject.is_erased:
         return _erased(request, ctx)
     org = ctx.organization
     return render(
@@ -109,8 +121,10 @@ def subject_detail(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRespon
 @require_POST
 @org_view(Role.ADMIN)
 def subject_erase(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
+    subject = _subject_or_404(ctx, pk)
+    if subject.is_erased:
+        return _erased(request, ctx)
     try:
-        subject = selectors.subject_get(organization=ctx.organization, subject_id=pk)
         services.subject_erase(
             organization=ctx.organization,
             subject=subject,
@@ -126,8 +140,10 @@ def subject_erase(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRespons
 @require_POST
 @org_view(Role.OPERATOR)
 def consent_revoke(request: HttpRequest, ctx: OrgContext, pk: int, cid: int) -> HttpResponse:
-    subject = selectors.subject_get(organization=ctx.organization, subject_id=pk, allow_erased=True)
-    consent = selectors.consent_get(organization=ctx.organization, subject=subject, consent_id=cid)
+    subject = _subject_or_404(ctx, pk)
+    consent = _or_404(
+        selectors.consent_get(organization=ctx.organization, subject=subject, consent_id=cid)
+    )
     services.consent_revoke(
         organization=ctx.organization, consent=consent, actor=request.user, ip=client_ip(request)
     )
@@ -164,9 +180,8 @@ def _consent_then_enroll(
 def enroll(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     """The wizard: consent (unless on file), then photos from the webcam or files."""
     org = ctx.organization
-    try:
-        subject = selectors.subject_get(organization=org, subject_id=pk)
-    except BiometricError:
+    subject = _subject_or_404(ctx, pk)
+    if subject.is_erased:
         return _erased(request, ctx)
     on_file = selectors.has_valid_consent(
         organization=org, subject=subject, purpose=Purpose.ENROLLMENT
@@ -201,7 +216,7 @@ def enroll(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
 
 @org_view(Role.VIEWER)
 def enrollment_detail(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
-    enrollment = selectors.enrollment_get(organization=ctx.organization, enrollment_id=pk)
+    enrollment = _or_404(selectors.enrollment_get(organization=ctx.organization, enrollment_id=pk))
     return render(
         request,
         "biometrics/enrollment.html",
@@ -209,9 +224,7 @@ def enrollment_detail(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRes
             "ctx": ctx,
             "enrollment": enrollment,
             "subject": enrollment.subject,
-            "error_message": services.error_message(enrollment.error_code)
-            if enrollment.error_code
-            else "",
+            "error_message": error_message(enrollment.error_code) if enrollment.error_code else "",
         },
     )
 
@@ -231,9 +244,7 @@ def _attempt_page(
             "ctx": ctx,
             "attempt": attempt,
             "candidates": candidates,
-            "error_message": services.error_message(attempt.error_code)
-            if attempt.error_code
-            else "",
+            "error_message": error_message(attempt.error_code) if attempt.error_code else "",
             **extra,
         },
     )
@@ -242,9 +253,8 @@ def _attempt_page(
 @org_view(Role.OPERATOR)
 def verify(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     org = ctx.organization
-    try:
-        subject = selectors.subject_get(organization=org, subject_id=pk)
-    except BiometricError:
+    subject = _subject_or_404(ctx, pk)
+    if subject.is_erased:
         return _erased(request, ctx)
     form = ImageForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
@@ -270,7 +280,7 @@ def verify(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
 
 @org_view(Role.VIEWER)
 def verification_detail(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
-    attempt = selectors.verification_get(organization=ctx.organization, attempt_id=pk)
+    attempt = _or_404(selectors.verification_get(organization=ctx.organization, attempt_id=pk))
     return _attempt_page(
         request, ctx, "verification", attempt, {"pending": attempt.status == MatchStatus.PENDING}
     )
@@ -303,7 +313,7 @@ def identify(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
 
 @org_view(Role.VIEWER)
 def identification_detail(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
-    attempt = selectors.identification_get(organization=ctx.organization, attempt_id=pk)
+    attempt = _or_404(selectors.identification_get(organization=ctx.organization, attempt_id=pk))
     return _attempt_page(
         request, ctx, "identification", attempt, {"pending": attempt.status == MatchStatus.PENDING}
     )

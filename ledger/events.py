@@ -1,4 +1,4 @@
-"""Typed realtime events of the ledger, published only through ``portal.events.publish``.
+"""Typed realtime events of the ledger, published only through ``kernel.events.publish``.
 
 - ``block.committed`` on the alliance feed and on the feed of each organization involved in the
   block (a sender, or the grantee of a data-sharing transaction);
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TypedDict
 
-from portal.events import Event, publish
+from kernel.events import Event, publish
 
 __all__ = ["BlockCommittedData", "LedgerTxData", "publish_block_committed", "publish_ledger_tx"]
 

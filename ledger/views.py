@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from kernel.patterns import HEX_DIGEST_ANY_CASE
 from ledger import selectors, services
+from ledger.errors import LedgerError
 from tenants.access import OrgContext
 from tenants.decorators import org_view
 from tenants.roles import Role
@@ -85,7 +86,7 @@ def validators(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     return render(
         request,
         "ledger/validators.html",
-        {"ctx": ctx, "nodes": selectors.validator_health()},
+        {"ctx": ctx, "nodes": services.validator_health()},
     )
 
 
@@ -94,7 +95,7 @@ def validators(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
 def key_rotate(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     try:
         services.organization_key_rotate(organization=ctx.organization)
-    except services.LedgerServiceError as exc:
+    except LedgerError as exc:
         messages.error(request, exc.message)
     else:
         messages.success(

@@ -11,9 +11,10 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from rest_framework.exceptions import AuthenticationFailed
 
-from portal.events import ALLIANCE_GROUP, org_group
-from tenants.access import AccessDenied, OrgContext, resolve
+from kernel.events import ALLIANCE_GROUP, org_group
+from tenants.access import OrgContext, resolve
 from tenants.authentication import authenticate_token
+from tenants.errors import AccessDenied
 
 # Close codes (4000-4999 are application-defined).
 CLOSE_UNAUTHENTICATED = 4401

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from kernel.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from kernel.envelope import parse_key
-from portal.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
@@ -228,20 +228,20 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.PagePagination",
+    "DEFAULT_PAGINATION_CLASS": "kernel.pagination.PagePagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["rest_framework.filters.OrderingFilter"],
     "DEFAULT_THROTTLE_CLASSES": [
-        "portal.api.throttling.TokenRateThrottle",
-        "portal.api.throttling.UserRateThrottle",
-        "portal.api.throttling.AnonRateThrottle",
+        "kernel.throttling.TokenRateThrottle",
+        "kernel.throttling.UserRateThrottle",
+        "kernel.throttling.AnonRateThrottle",
     ],
     "DEFAULT_THROTTLE_RATES": {
         "token": API_THROTTLE_TOKEN,
         "user": API_THROTTLE_USER,
         "anon": API_THROTTLE_ANON,
     },
-    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "kernel.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

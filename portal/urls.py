@@ -9,8 +9,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from kernel.errors import json_not_found
 from portal import health, views
-from portal.api.errors import json_not_found
 from tenants.forms import RateLimitedAuthenticationForm
 from tenants.urls import org_urlpatterns as tenants_org_urls
 

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from portal.api.base import client_ip
+from kernel.http import client_ip
 from tenants import rls, selectors, services
 from tenants.access import OrgContext
 from tenants.decorators import org_view

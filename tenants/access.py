@@ -14,40 +14,9 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 
 from tenants import rls
+from tenants.errors import NotFound, OrganizationSuspended, RoleTooLow
 from tenants.models import ApiToken, Membership, Organization
 from tenants.roles import Role
-
-
-class AccessDenied(Exception):
-    """Base of the resolution failures; each maps to one stable API error code."""
-
-    code = "permission_denied"
-    status = 403
-    message = "You do not have permission to perform this action."
-
-
-class NotFound(AccessDenied):
-    """The organization does not exist or the caller is not a member (no existence leak)."""
-
-    code = "not_found"
-    status = 404
-    message = "Not found."
-
-
-class OrganizationSuspended(AccessDenied):
-    code = "organization_suspended"
-    status = 403
-    message = "This organization is suspended. Contact the alliance's platform administrators."
-
-
-class RoleTooLow(AccessDenied):
-    code = "permission_denied"
-    status = 403
-
-    def __init__(self, required: Role) -> None:
-        super().__init__(required)
-        self.required = required
-        self.message = f"This action needs the {required.label.lower()} role or higher."
 
 
 @dataclass(frozen=True)
@@ -82,9 +51,10 @@ def resolve(
 ) -> OrgContext:
     """Resolve the caller's membership of ``org_slug`` and check ``minimum`` role.
 
-    Raises :class:`NotFound` when the organization is unknown or the caller is not a member
-    (or the token belongs to another organization), :class:`OrganizationSuspended` when the
-    organization is suspended, :class:`RoleTooLow` when the role is insufficient. On success,
+    Raises (from ``tenants.errors``) :class:`NotFound` when the organization is unknown or the
+    caller is not a member (or the token belongs to another organization),
+    :class:`OrganizationSuspended` when the organization is suspended, :class:`RoleTooLow` when
+    the role is insufficient. On success,
     the database session enters the organization's row-level-security context.
     """
     if user is None or not user.is_authenticated:

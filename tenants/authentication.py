@@ -11,17 +11,23 @@ from rest_framework.request import Request
 
 from tenants import rls
 from tenants import tokens as token_secrets
+from tenants.errors import CATALOG, INVALID_TOKEN, TOKEN_EXPIRED, TOKEN_REVOKED, USER_INACTIVE
 from tenants.models import ApiToken
 
 # last_used_at is written at most this often per token, so reads do not become writes.
 _LAST_USED_RESOLUTION_SECONDS = 60
 
 
+def _failed(code: str, message: str | None = None) -> exceptions.AuthenticationFailed:
+    # DRF's own error (not a DomainError) so that DRF answers 401 with WWW-Authenticate.
+    return exceptions.AuthenticationFailed(message or CATALOG[code][0], code=code)
+
+
 def authenticate_token(raw: str) -> ApiToken:
     """Return the active token for ``raw`` or raise AuthenticationFailed with a clear reason."""
     prefix = token_secrets.parse_prefix(raw)
     if prefix is None:
-        raise exceptions.AuthenticationFailed("Malformed API token.", code="invalid_token")
+        raise _failed(INVALID_TOKEN, "Malformed API token.")
     # Token lookup precedes tenant resolution, so it is explicit system work.
     with rls.system_context():
         api_token = (
@@ -30,18 +36,14 @@ def authenticate_token(raw: str) -> ApiToken:
             .first()
         )
         if api_token is None or not token_secrets.matches(raw, api_token.digest):
-            raise exceptions.AuthenticationFailed("Invalid API token.", code="invalid_token")
+            raise _failed(INVALID_TOKEN)
         if api_token.revoked_at is not None:
-            raise exceptions.AuthenticationFailed(
-                "This API token was revoked.", code="token_revoked"
-            )
+            raise _failed(TOKEN_REVOKED)
         now = timezone.now()
         if api_token.expires_at is not None and api_token.expires_at <= now:
-            raise exceptions.AuthenticationFailed(
-                "This API token has expired.", code="token_expired"
-            )
+            raise _failed(TOKEN_EXPIRED)
         if not api_token.membership.user.is_active:
-            raise exceptions.AuthenticationFailed("This account is disabled.", code="user_inactive")
+            raise _failed(USER_INACTIVE)
         if (
             api_token.last_used_at is None
             or (now - api_token.last_used_at).total_seconds() > _LAST_USED_RESOLUTION_SECONDS
@@ -62,9 +64,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if parts[0].lower() != self.keyword.lower():
             return None
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(
-                "Authorization header must be 'Bearer <token>'.", code="invalid_token"
-            )
+            raise _failed(INVALID_TOKEN, "Authorization header must be 'Bearer <token>'.")
         api_token = authenticate_token(parts[1])
         user = api_token.membership.user
         # The request now acts as this user (its own memberships become visible), still

@@ -10,7 +10,8 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from tenants.access import AccessDenied, NotFound, OrgContext, resolve
+from tenants.access import OrgContext, resolve
+from tenants.errors import AccessDenied, NotFound
 from tenants.roles import Role
 
 OrgView = Callable[..., HttpResponse]

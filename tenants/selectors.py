@@ -1,4 +1,5 @@
-"""Reads of the tenants app. Every tenant read takes ``organization`` (house style rule 3)."""
+"""Reads of the tenants app. Every tenant read takes ``organization``; a ``*_get`` returns the
+object or ``None``."""
 
 from __future__ import annotations
 

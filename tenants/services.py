@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.events import publish
+from kernel.events import publish
 from tenants import tokens as token_secrets
 from tenants.errors import (
     AlreadyMember,

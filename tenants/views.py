@@ -10,7 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from portal.api.base import client_ip
+from kernel.http import client_ip
 from tenants import rls, selectors, services
 from tenants.access import OrgContext
 from tenants.decorators import org_view

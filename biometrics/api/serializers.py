@@ -7,8 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from biometrics.errors import error_message
 from biometrics.models import BiometricSettings, Consent, Enrollment, Purpose, Subject
-from biometrics.services import CURRENT_POLICY_VERSION, MAX_ENROLLMENT_IMAGES, error_message
+from biometrics.services import CURRENT_POLICY_VERSION, MAX_ENROLLMENT_IMAGES
 from kernel.patterns import EXTERNAL_REF, anchored
 
 

@@ -1,4 +1,5 @@
-"""Biometrics REST API. Thin: parse, call one service or selector, render (house style rule 7).
+"""Biometrics REST API. Thin: parse, call one service or selector, render; errors are
+DomainErrors that the one exception handler renders.
 
 Verification and identification answer synchronously when a worker finishes within
 ``BIOMETRICS_SYNC_TIMEOUT`` seconds, else 202 with a status URL; enrollment is always 202.
@@ -22,11 +23,12 @@ from rest_framework.response import Response
 
 from biometrics import selectors, services, tasks
 from biometrics.api import serializers as s
-from biometrics.errors import IMAGE_TOO_LARGE, BiometricError
+from biometrics.errors import IMAGE_TOO_LARGE, SUBJECT_ERASED, BiometricError
 from biometrics.images import MAX_UPLOAD_BYTES
 from biometrics.models import IdentificationAttempt, MatchStatus, Subject, VerificationAttempt
-from portal.api.base import OrgAPIView, OrgGenericViewSet, client_ip
-from portal.api.errors import ApiError
+from kernel.http import client_ip
+from tenants.access import OrgContext
+from tenants.api.base import OrgAPIView, OrgGenericViewSet, found
 from tenants.roles import Role
 
 # Photo uploads are the only bodies that are not JSON (the default): multipart, nothing else.
@@ -35,19 +37,14 @@ _ACCEPTED = OpenApiResponse(s.JobAcceptedSerializer, description="Still running:
 _ENGINE_DOWN = OpenApiResponse(description="engine_unavailable: the face engine is not running.")
 
 
-def _as_api_error(exc: BiometricError) -> ApiError:
-    return ApiError(
-        code=exc.code, message=exc.message, status_code=exc.http_status, details=dict(exc.details)
-    )
-
-
-class BiometricErrorsMixin:
-    """Render the engine's named errors in the one error shape, with their own status."""
-
-    def handle_exception(self, exc: Exception) -> Response:
-        if isinstance(exc, BiometricError):
-            exc = _as_api_error(exc)
-        return super().handle_exception(exc)  # type: ignore[misc,no-any-return]
+def _subject(ctx: OrgContext, pk: int | str, *, allow_erased: bool = False) -> Subject:
+    """The organization's subject: 404 ``not_found`` if it has none, 410 ``subject_erased`` once
+    erased (unless ``allow_erased``: its consents and enrollments stay readable)."""
+    subject = found(selectors.subject_get(organization=ctx.organization, subject_id=pk))
+    if subject.is_erased and not allow_erased:
+        erased_at = subject.erased_at.isoformat() if subject.erased_at else None
+        raise BiometricError(SUBJECT_ERASED, details={"erased_at": erased_at})
+    return subject
 
 
 def _read(upload: UploadedFile, position: int | None = None) -> bytes:
@@ -58,14 +55,6 @@ def _read(upload: UploadedFile, position: int | None = None) -> bytes:
             details["image"] = position
         raise BiometricError(IMAGE_TOO_LARGE, details=details)
     return upload.read()
-
-
-def _job_failed(code: str) -> ApiError:
-    return ApiError(
-        code=code,
-        message=services.error_message(code),
-        status_code=services.error_http_status(code),
-    )
 
 
 def _accepted(job_id: int, job_status: str, url: str) -> Response:
@@ -90,12 +79,12 @@ def _answer_when_done(
     tasks.dispatch_and_wait(
         task, attempt_id, organization.pk, timeout=settings.BIOMETRICS_SYNC_TIMEOUT
     )
-    attempt = fetch(organization=organization, attempt_id=attempt_id)
+    attempt = found(fetch(organization=organization, attempt_id=attempt_id))
     if attempt.status == MatchStatus.PENDING:
         url = reverse(status_route, kwargs={"org": org, "pk": attempt.pk})
         return _accepted(attempt.pk, attempt.status, url)
     if attempt.status == MatchStatus.FAILED:
-        raise _job_failed(attempt.error_code)
+        raise BiometricError(attempt.error_code)
     return Response(body(attempt))
 
 
@@ -125,7 +114,7 @@ def _identification_body(attempt: IdentificationAttempt) -> dict[str, Any]:
 
 
 # --- subjects -----------------------------------------------------------------------------------
-class SubjectViewSet(BiometricErrorsMixin, mixins.ListModelMixin, OrgGenericViewSet):
+class SubjectViewSet(mixins.ListModelMixin, OrgGenericViewSet):
     """People the organization enrolls. Operators create, viewers read, admins erase."""
 
     serializer_class = s.SubjectSerializer
@@ -154,7 +143,7 @@ class SubjectViewSet(BiometricErrorsMixin, mixins.ListModelMixin, OrgGenericView
     @extend_schema(responses={200: s.SubjectSerializer})
     def retrieve(self, request: Request, org: str, pk: str) -> Response:
         """A subject; 410 ``subject_erased`` once erased."""
-        subject = selectors.subject_get(organization=self.ctx.organization, subject_id=pk)
+        subject = _subject(self.ctx, pk)
         return Response(s.SubjectSerializer(subject).data)
 
     @extend_schema(request=s.SubjectInputSerializer, responses={201: s.SubjectSerializer})
@@ -172,7 +161,7 @@ class SubjectViewSet(BiometricErrorsMixin, mixins.ListModelMixin, OrgGenericView
     @extend_schema(responses={204: None})
     def destroy(self, request: Request, org: str, pk: str) -> Response:
         """Erase the subject (crypto-shredding of its templates); admins only."""
-        subject = selectors.subject_get(organization=self.ctx.organization, subject_id=pk)
+        subject = _subject(self.ctx, pk)
         services.subject_erase(
             organization=self.ctx.organization,
             subject=subject,
@@ -183,22 +172,20 @@ class SubjectViewSet(BiometricErrorsMixin, mixins.ListModelMixin, OrgGenericView
 
 
 # --- consents -----------------------------------------------------------------------------------
-class SubjectConsentsView(BiometricErrorsMixin, OrgAPIView):
+class SubjectConsentsView(OrgAPIView):
     """A subject's consents: viewers list them, operators record a new one."""
 
     write_role = Role.OPERATOR
 
     @extend_schema(responses=s.ConsentSerializer(many=True))
     def get(self, request: Request, org: str, pk: int) -> Response:
-        subject = selectors.subject_get(
-            organization=self.ctx.organization, subject_id=pk, allow_erased=True
-        )
+        subject = _subject(self.ctx, pk, allow_erased=True)
         consents = selectors.consent_list(organization=self.ctx.organization, subject=subject)
         return Response(s.ConsentSerializer(consents, many=True).data)
 
     @extend_schema(request=s.ConsentInputSerializer, responses={201: s.ConsentSerializer})
     def post(self, request: Request, org: str, pk: int) -> Response:
-        subject = selectors.subject_get(organization=self.ctx.organization, subject_id=pk)
+        subject = _subject(self.ctx, pk)
         data = s.ConsentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         consent = services.consent_grant(
@@ -211,18 +198,18 @@ class SubjectConsentsView(BiometricErrorsMixin, OrgAPIView):
         return Response(s.ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
 
 
-class ConsentRevokeView(BiometricErrorsMixin, OrgAPIView):
+class ConsentRevokeView(OrgAPIView):
     """Revoke a consent: use for that purpose stops at once (idempotent)."""
 
     write_role = Role.OPERATOR
 
     @extend_schema(request=None, responses=s.ConsentSerializer)
     def post(self, request: Request, org: str, pk: int, cid: int) -> Response:
-        subject = selectors.subject_get(
-            organization=self.ctx.organization, subject_id=pk, allow_erased=True
-        )
-        consent = selectors.consent_get(
-            organization=self.ctx.organization, subject=subject, consent_id=cid
+        subject = _subject(self.ctx, pk, allow_erased=True)
+        consent = found(
+            selectors.consent_get(
+                organization=self.ctx.organization, subject=subject, consent_id=cid
+            )
         )
         consent = services.consent_revoke(
             organization=self.ctx.organization,
@@ -234,7 +221,7 @@ class ConsentRevokeView(BiometricErrorsMixin, OrgAPIView):
 
 
 # --- enrollment ---------------------------------------------------------------------------------
-class SubjectEnrollmentsView(BiometricErrorsMixin, OrgAPIView):
+class SubjectEnrollmentsView(OrgAPIView):
     """Start an enrollment (operators; 202 with a status URL) or list a subject's enrollments."""
 
     write_role = Role.OPERATOR
@@ -242,9 +229,7 @@ class SubjectEnrollmentsView(BiometricErrorsMixin, OrgAPIView):
 
     @extend_schema(responses=s.EnrollmentSerializer(many=True))
     def get(self, request: Request, org: str, pk: int) -> Response:
-        subject = selectors.subject_get(
-            organization=self.ctx.organization, subject_id=pk, allow_erased=True
-        )
+        subject = _subject(self.ctx, pk, allow_erased=True)
         enrollments = selectors.enrollment_list(organization=self.ctx.organization, subject=subject)
         return Response(s.EnrollmentSerializer(enrollments, many=True).data)
 
@@ -253,7 +238,7 @@ class SubjectEnrollmentsView(BiometricErrorsMixin, OrgAPIView):
         responses={202: s.JobAcceptedSerializer},
     )
     def post(self, request: Request, org: str, pk: int) -> Response:
-        subject = selectors.subject_get(organization=self.ctx.organization, subject_id=pk)
+        subject = _subject(self.ctx, pk)
         data = s.EnrollmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         images = [_read(f, i) for i, f in enumerate(data.validated_data["images"])]
@@ -275,12 +260,14 @@ class EnrollmentDetailView(OrgAPIView):
 
     @extend_schema(responses=s.EnrollmentSerializer)
     def get(self, request: Request, org: str, pk: int) -> Response:
-        enrollment = selectors.enrollment_get(organization=self.ctx.organization, enrollment_id=pk)
+        enrollment = found(
+            selectors.enrollment_get(organization=self.ctx.organization, enrollment_id=pk)
+        )
         return Response(s.EnrollmentSerializer(enrollment).data)
 
 
 # --- verification and identification -------------------------------------------------------------
-class VerifyView(BiometricErrorsMixin, OrgAPIView):
+class VerifyView(OrgAPIView):
     """1:1: does the photo show this subject?"""
 
     write_role = Role.OPERATOR
@@ -292,7 +279,7 @@ class VerifyView(BiometricErrorsMixin, OrgAPIView):
     )
     def post(self, request: Request, org: str, pk: int) -> Response:
         organization = self.ctx.organization
-        subject = selectors.subject_get(organization=organization, subject_id=pk)
+        subject = _subject(self.ctx, pk)
         data = s.ImageInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         attempt = services.verification_request(
@@ -317,11 +304,13 @@ class VerificationDetailView(OrgAPIView):
 
     @extend_schema(responses=s.VerificationResultSerializer)
     def get(self, request: Request, org: str, pk: int) -> Response:
-        attempt = selectors.verification_get(organization=self.ctx.organization, attempt_id=pk)
+        attempt = found(
+            selectors.verification_get(organization=self.ctx.organization, attempt_id=pk)
+        )
         return Response(_verification_body(attempt))
 
 
-class IdentifyView(BiometricErrorsMixin, OrgAPIView):
+class IdentifyView(OrgAPIView):
     """1:N: who in the organization's gallery does the photo show? Nearest first, within the
     threshold, only subjects consenting to identification."""
 
@@ -358,7 +347,9 @@ class IdentificationDetailView(OrgAPIView):
 
     @extend_schema(responses=s.IdentificationResultSerializer)
     def get(self, request: Request, org: str, pk: int) -> Response:
-        attempt = selectors.identification_get(organization=self.ctx.organization, attempt_id=pk)
+        attempt = found(
+            selectors.identification_get(organization=self.ctx.organization, attempt_id=pk)
+        )
         return Response(_identification_body(attempt))
 
 

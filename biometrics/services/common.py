@@ -1,4 +1,4 @@
-"""Shared pieces of the biometrics services: constants, named errors, consent checks."""
+"""Shared pieces of the biometrics services: constants, consent checks, upload checks."""
 
 from __future__ import annotations
 
@@ -11,25 +11,21 @@ from biometrics import selectors
 from biometrics.engine import FaceResult
 from biometrics.errors import (
     CONSENT_REQUIRED,
-    ERROR_CATALOG,
     IMAGE_TOO_LARGE,
     SUBJECT_ERASED,
     UNSUPPORTED_MEDIA_TYPE,
     BiometricError,
+    UnknownPolicyVersion,
 )
 from biometrics.images import MAX_UPLOAD_BYTES, sniff_format
 from biometrics.models import (
     BiometricSettings,
     Subject,
 )
-from tenants.errors import TenantError
 from tenants.models import Organization
 
 MAX_ENROLLMENT_IMAGES: Final = 5
 PROBE_MAX_AGE: Final = timedelta(hours=1)
-DUPLICATE_SUBJECT: Final = "duplicate_subject"
-ENGINE_UNAVAILABLE: Final = "engine_unavailable"
-IMAGES_MISSING: Final = "images_missing"
 
 # The consent texts shown to the person before capture; the hash of the exact text is stored
 # with each consent. Add a version, never edit one.
@@ -44,49 +40,6 @@ POLICY_TEXTS: Final[dict[str, str]] = {
     ),
 }
 CURRENT_POLICY_VERSION: Final = "1.0"
-
-
-# Outcomes of a job that are not in the engine's catalog: code -> (message, HTTP status).
-JOB_ERRORS: Final[dict[str, tuple[str, int]]] = {
-    DUPLICATE_SUBJECT: (
-        "This face matches another subject already enrolled; review the "
-        "duplicates, or enroll anyway if they are different people.",
-        409,
-    ),
-    "not_enrolled": ("This subject has no enrolled face yet.", 409),
-    IMAGES_MISSING: ("The photos of this enrollment are no longer available.", 409),
-    ENGINE_UNAVAILABLE: ("The face engine is not available; contact the administrators.", 503),
-}
-
-
-def error_message(code: str) -> str:
-    """The human message for any biometric error or job outcome code."""
-    return (ERROR_CATALOG.get(code) or JOB_ERRORS.get(code) or (code.replace("_", " "), 400))[0]
-
-
-def error_http_status(code: str) -> int:
-    return (ERROR_CATALOG.get(code) or JOB_ERRORS.get(code) or ("", 400))[1]
-
-
-# --- errors that are not about the photo --------------------------------------------------------
-class SubjectRefTaken(TenantError):
-    code = "external_ref_taken"
-    status = 409
-
-
-class UnknownPolicyVersion(TenantError):
-    code = "unknown_policy_version"
-    status = 400
-
-
-class InvalidImages(TenantError):
-    code = "invalid_images"
-    status = 400
-
-
-class NotEnrolled(TenantError):
-    code = "not_enrolled"
-    status = 409
 
 
 class FaceExtractor(Protocol):

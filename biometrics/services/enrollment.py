@@ -14,8 +14,12 @@ from django.utils import timezone
 from biometrics import crypto, selectors
 from biometrics.engine import MODEL_ID, MODEL_NAME, FaceResult
 from biometrics.errors import (
+    DUPLICATE_SUBJECT,
+    ENGINE_UNAVAILABLE,
+    IMAGES_MISSING,
     BiometricError,
     EngineUnavailable,
+    InvalidImages,
 )
 from biometrics.events import EnrollmentProgressData, publish_enrollment_progress
 from biometrics.matching.codec import encode_embedding
@@ -27,12 +31,8 @@ from biometrics.models import (
     Subject,
 )
 from biometrics.services.common import (
-    DUPLICATE_SUBJECT,
-    ENGINE_UNAVAILABLE,
-    IMAGES_MISSING,
     MAX_ENROLLMENT_IMAGES,
     FaceExtractor,
-    InvalidImages,
     bump_gallery,
     check_upload,
     require_active,

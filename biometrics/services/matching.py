@@ -13,9 +13,11 @@ from django.utils import timezone
 from biometrics import crypto, selectors
 from biometrics.engine import MODEL_ID
 from biometrics.errors import (
+    ENGINE_UNAVAILABLE,
     SUBJECT_ERASED,
     BiometricError,
     EngineUnavailable,
+    NotEnrolled,
 )
 from biometrics.matching import is_match
 from biometrics.models import (
@@ -28,9 +30,7 @@ from biometrics.models import (
     VerificationAttempt,
 )
 from biometrics.services.common import (
-    ENGINE_UNAVAILABLE,
     FaceExtractor,
-    NotEnrolled,
     check_upload,
     require_active,
     require_consent,

@@ -13,6 +13,7 @@ from django.utils import timezone
 from biometrics import crypto, selectors
 from biometrics.errors import (
     SUBJECT_ERASED,
+    SubjectRefTaken,
 )
 from biometrics.models import (
     BiometricSettings,
@@ -26,7 +27,6 @@ from biometrics.models import (
 )
 from biometrics.services.common import (
     PROBE_MAX_AGE,
-    SubjectRefTaken,
     bump_gallery,
     policy_text,
     require_active,

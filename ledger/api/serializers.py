@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from kernel.patterns import anchored
 from ledger import services
+from ledger.errors import LedgerError
 from ledger.models import (
     LedgerOutbox,
     MirrorAccount,
@@ -97,7 +98,7 @@ class OutboxSerializer(serializers.ModelSerializer):
             return None
         try:
             return services.governance_root(outbox=row)
-        except services.LedgerServiceError:
+        except LedgerError:
             return None
 
 

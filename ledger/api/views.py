@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from kernel.patterns import HEX_DIGEST_ANY_CASE, anchored
 from ledger import selectors, services
 from ledger.api import serializers as s
+from ledger.errors import INVALID_HASH, LedgerError
 from ledger.models import (
     LedgerOutbox,
     MirrorAccount,
@@ -27,13 +28,13 @@ from ledger.models import (
     MirrorTransaction,
     OrganizationKey,
 )
-from portal.api.base import OrgAPIView, OrgGenericViewSet
-from portal.api.errors import ApiError
+from tenants.api.base import OrgAPIView, OrgGenericViewSet
+from tenants.errors import NotFound
 from tenants.roles import Role
 
 
-def _not_found(what: str) -> ApiError:
-    return ApiError(code="not_found", message=f"No such {what}.", status_code=404)
+def _not_found(what: str) -> NotFound:
+    return NotFound(f"No such {what}.")
 
 
 # --- alliance-wide ---------------------------------------------------------------------------
@@ -76,7 +77,7 @@ class TransactionDetailView(APIView):
     )  # fmt: skip
     def get(self, request: Request, tx_hash: str) -> Response:
         if not HEX_DIGEST_ANY_CASE.fullmatch(tx_hash):
-            raise ApiError(code="invalid_hash", message="A hash is 64 hex digits.")
+            raise LedgerError(INVALID_HASH)
         tx = selectors.transaction_get(tx_hash=tx_hash)
         if tx is None:
             raise _not_found("transaction")
@@ -88,7 +89,7 @@ class ValidatorListView(APIView):
 
     @extend_schema(responses={200: s.ValidatorHealthSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        rows = [{**r, "healthy": "error" not in r} for r in selectors.validator_health()]
+        rows = [{**r, "healthy": "error" not in r} for r in services.validator_health()]
         return Response(s.ValidatorHealthSerializer(rows, many=True).data)
 
 
@@ -145,10 +146,7 @@ class KeyRotateView(OrgAPIView):
 
     @extend_schema(request=None, responses={202: s.KeyRotationSerializer})
     def post(self, request: Request, org: str) -> Response:
-        try:
-            row = services.organization_key_rotate(organization=self.ctx.organization)
-        except services.LedgerServiceError as exc:
-            raise ApiError(code=exc.code, message=exc.message, status_code=409) from exc
+        row = services.organization_key_rotate(organization=self.ctx.organization)
         body: dict[str, Any] = {
             "outbox": row,
             "message": "Rotation queued; governance approvals must be collected.",
@@ -169,8 +167,5 @@ class OutboxApprovalView(OrgAPIView):
         row = selectors.outbox_list(organization=self.ctx.organization).filter(pk=pk).first()
         if row is None:
             raise _not_found("outbox row")
-        try:
-            row = services.outbox_approval_add(outbox=row, **data.validated_data)
-        except services.LedgerServiceError as exc:
-            raise ApiError(code=exc.code, message=exc.message, status_code=409) from exc
+        row = services.outbox_approval_add(outbox=row, **data.validated_data)
         return Response(s.OutboxSerializer(row).data)

@@ -1,14 +1,23 @@
-"""Ledger writes of the portal (a package: keys, mirror, worker; together near 1,000 lines,
-too many for one module).
+"""Ledger services of the portal (a package: keys, mirror, worker, nodes): writes, and the
+reads that call the validators or re-verify the chain.
 
 - ``signing``: organization Ed25519 keys (generate, import, rotate) and governance approvals.
-- ``mirror``: the pinned genesis and the mirror of verified blocks (the follower's writes).
+- ``mirror``: the pinned genesis, the mirror of verified blocks (the follower's writes) and its
+  full re-verification.
 - ``worker``: the outbox worker (sign once, submit, poll, retry with back-off).
+- ``nodes``: the validators' health, from their node API (a network call, hence not a selector).
 """
 
-from ledger.services.mirror import chain_genesis, chain_pin, follower_verifier, mirror_block
+from ledger.services.mirror import (
+    MirrorVerdict,
+    chain_genesis,
+    chain_pin,
+    follower_verifier,
+    mirror_block,
+    mirror_verify,
+)
+from ledger.services.nodes import validator_health
 from ledger.services.signing import (
-    LedgerServiceError,
     governance_required,
     governance_root,
     organization_key_ensure,
@@ -29,13 +38,14 @@ from ledger.services.worker import (
 __all__ = [
     "MAX_BACKOFF_SECONDS",
     "DrainReport",
-    "LedgerServiceError",
+    "MirrorVerdict",
     "chain_genesis",
     "chain_pin",
     "follower_verifier",
     "governance_required",
     "governance_root",
     "mirror_block",
+    "mirror_verify",
     "organization_key_ensure",
     "organization_key_import",
     "organization_key_rotate",
@@ -45,4 +55,5 @@ __all__ = [
     "outbox_drain",
     "outbox_sign_pending",
     "outbox_submit_due",
+    "validator_health",
 ]

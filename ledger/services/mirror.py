@@ -1,4 +1,5 @@
-"""The chain pin (genesis) and the mirror of verified blocks (written by the follower).
+"""The chain pin (genesis), the mirror of verified blocks (written by the follower) and its full
+re-verification (``manage.py ledger_verify``).
 
 ``mirror_block`` also decides outbox rows by transaction hash (``outbox_decided``, shared with the
 worker) and activates a pending organization key once its rotation is committed.
@@ -7,6 +8,7 @@ worker) and activates a pending organization key once its rotation is committed.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -15,7 +17,10 @@ from django.utils import timezone
 from ledger import events
 from ledger.client import NodeClient
 from ledger.conf import genesis_file
-from ledger.follower import AppliedBlock, ChainVerifier, GenesisInfo
+from ledger.consensus import decode
+from ledger.consensus.errors import DecodeError
+from ledger.errors import GENESIS_MISMATCH, LedgerError
+from ledger.follower import AppliedBlock, ChainError, ChainVerifier, GenesisInfo
 from ledger.models import (
     LedgerOutbox,
     MirrorAccount,
@@ -24,7 +29,6 @@ from ledger.models import (
     MirrorTransaction,
     OrganizationKey,
 )
-from ledger.services.signing import LedgerServiceError
 from ledger.state import (
     OrgKeyRotate,
     Transaction,
@@ -47,8 +51,8 @@ def chain_pin(*, genesis: dict[str, Any], source: str) -> MirrorChain:
     existing = MirrorChain.objects.select_for_update().first()
     if existing is not None:
         if existing.genesis_hash != info.block.hash.hex():
-            raise LedgerServiceError(
-                "genesis_mismatch", f"{source} serves another chain than the pinned one"
+            raise LedgerError(
+                GENESIS_MISMATCH, f"{source} serves another chain than the pinned one"
             )
         return existing
     chain = MirrorChain.objects.create(
@@ -270,3 +274,100 @@ def outbox_decided(
     )
     org_id, slug = row.organization_id, row.organization.slug
     transaction.on_commit(lambda: events.publish_ledger_tx(data, organization_id=org_id, slug=slug))
+
+
+# --- re-verifying the mirror ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MirrorVerdict:
+    """The result of re-verifying the mirror: ``bad_height`` is None when everything holds."""
+
+    blocks: int
+    transactions: int
+    height: int
+    state_root: str
+    bad_height: int | None = None
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.bad_height is None
+
+
+def mirror_verify() -> MirrorVerdict:
+    """Re-check the mirrored chain from genesis: hash links, every certificate (verify_commit),
+    state roots by replay, that the mirrored rows say what the verified blocks say, and that the
+    mirrored balances are those of the replayed state."""
+    chain = MirrorChain.objects.first()
+    if chain is None:
+        return MirrorVerdict(0, 0, 0, "", bad_height=0, reason="no chain pinned")
+    try:
+        genesis = GenesisInfo.from_json(chain.genesis)
+        if genesis.block.hash.hex() != chain.genesis_hash:
+            raise ChainError(0, "pinned genesis hash does not match the genesis description")
+        verifier = ChainVerifier(genesis)
+    except (ValueError, ChainError) as exc:
+        return MirrorVerdict(0, 0, 0, "", bad_height=0, reason=str(exc))
+    blocks = transactions = 0
+    expected = 1
+    for row in MirrorBlock.objects.order_by("height").iterator(chunk_size=200):
+        height = row.height
+        try:
+            if height != expected:
+                raise ChainError(expected, "missing from the mirror")
+            try:
+                block, cert = decode(bytes(row.block)), decode(bytes(row.certificate))
+            except DecodeError as exc:
+                raise ChainError(height, f"undecodable: {exc}") from exc
+            if getattr(block, "height", None) != height:
+                raise ChainError(height, "mirrored block bytes are not those of this height")
+            applied = verifier.apply(block, cert)
+            _check_row(row, applied)
+        except ChainError as exc:
+            return MirrorVerdict(
+                blocks, transactions, verifier.height, verifier.state.root.hex(),
+                bad_height=exc.height, reason=exc.message,
+            )  # fmt: skip
+        blocks += 1
+        transactions += len(applied.transactions)
+        expected += 1
+    root = verifier.state.root.hex()
+    replayed = {a.account_id: (a.currency, a.owner, a.balance) for a in verifier.state.accounts()}
+    mirrored = {
+        row[0]: row[1:]
+        for row in MirrorAccount.objects.values_list("account_id", "currency", "owner", "balance")
+    }
+    for account_id in sorted(set(replayed) | set(mirrored)):
+        if replayed.get(account_id) != mirrored.get(account_id):
+            return MirrorVerdict(
+                blocks, transactions, verifier.height, root, bad_height=verifier.height,
+                reason=f"mirrored account {account_id} differs from the replayed state",
+            )  # fmt: skip
+    return MirrorVerdict(blocks, transactions, verifier.height, root)
+
+
+def _check_row(row: MirrorBlock, applied: Any) -> None:
+    header = applied.block.header
+    columns = {
+        "hash": applied.block.hash.hex(),
+        "parent_hash": header.parent_hash.hex(),
+        "state_root": header.state_root.hex(),
+        "payload_root": header.payload_root.hex(),
+        "epoch": header.epoch,
+        "round": header.round,
+        "proposer": header.proposer,
+        "timestamp_ms": header.timestamp_ms,
+        "tx_count": len(applied.block.payload),
+        "signers": list(applied.signers),
+    }
+    for name, value in columns.items():
+        if getattr(row, name) != value:
+            raise ChainError(row.height, f"mirrored {name} differs from the verified block")
+    mirrored = list(row.transactions.order_by("position").values_list("hash", "status", "code"))
+    replayed = [
+        (tx.tx_hash.hex(), str(r.status), "" if r.code is None else str(r.code))
+        for tx, r in zip(applied.transactions, applied.receipts, strict=True)
+    ]
+    if mirrored != replayed:
+        raise ChainError(row.height, "mirrored transactions differ from the verified block")

@@ -9,6 +9,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from ledger import keys
+from ledger.errors import (
+    INVALID_APPROVAL,
+    KEY_IN_USE,
+    NOT_AWAITING,
+    NOT_GOVERNED,
+    NOT_READY,
+    ROTATION_PENDING,
+    LedgerError,
+)
 from ledger.models import (
     LedgerOutbox,
     LedgerSender,
@@ -23,15 +32,6 @@ from ledger.state import (
     compute_governance_root,
 )
 from tenants.models import Organization
-
-
-class LedgerServiceError(Exception):
-    """A ledger action that cannot be done (with a stable ``code``)."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @transaction.atomic
@@ -65,7 +65,7 @@ def organization_key_import(
     """Make ``organization`` act on the ledger as ``ledger_id`` with an existing Ed25519 key
     (a devnet member's ``DIR/orgs/<org>.ed25519``, or a key registered by governance elsewhere).
 
-    Idempotent for the same key and ledger id. Refused with ``LedgerServiceError(key_in_use)``
+    Idempotent for the same key and ledger id. Refused with ``LedgerError(key_in_use)``
     once the organization has signed anything with another key: its nonces belong to the old
     identity."""
     already = OrganizationKey.objects.filter(
@@ -77,7 +77,7 @@ def organization_key_import(
     if already is not None:
         return already  # imported before: a repeated setup step is a no-op
     if LedgerOutbox.objects.filter(organization=organization, nonce__isnull=False).exists():
-        raise LedgerServiceError("key_in_use", "The organization has already signed transactions.")
+        raise LedgerError(KEY_IN_USE)
     sealed = keys.seal(private_key, organization_id=organization.pk)
     OrganizationKey.objects.filter(organization=organization).exclude(
         public_key=sealed.public_key
@@ -113,13 +113,13 @@ def organization_key_rotate(*, organization: Organization) -> LedgerOutbox:
     ``awaiting_approvals``; more than two thirds of the validator organizations must then sign
     ``governance_root(outbox)`` and their approvals be added with ``outbox_approval_add``. The new
     key becomes active when the follower mirrors the committed rotation; until then the old key
-    keeps signing. Raises ``LedgerServiceError(rotation_pending)`` if one is already under way.
+    keeps signing. Raises ``LedgerError(rotation_pending)`` if one is already under way.
     """
     organization_key_ensure(organization=organization)
     if OrganizationKey.objects.filter(
         organization=organization, status=OrganizationKey.Status.PENDING
     ).exists():
-        raise LedgerServiceError("rotation_pending", "A key rotation is already under way.")
+        raise LedgerError(ROTATION_PENDING)
     sealed = keys.seal(keys.generate(), organization_id=organization.pk)
     OrganizationKey.objects.create(
         organization=organization,
@@ -160,10 +160,10 @@ def governance_root(*, outbox: LedgerOutbox) -> str:
     """What each approving validator organization signs for a parked governance row (hex)."""
     chain = MirrorChain.objects.first()
     if outbox.nonce is None or chain is None:
-        raise LedgerServiceError("not_ready", "The transaction has no nonce yet.")
+        raise LedgerError(NOT_READY)
     payload = payload_for(outbox.tx_type, outbox.payload)
     if not isinstance(payload, GovernancePayload):
-        raise LedgerServiceError("not_governed", "Only governance transactions need approvals.")
+        raise LedgerError(NOT_GOVERNED)
     root = compute_governance_root(
         chain_id=_state_chain_id(chain),
         sender=ledger_id_for(outbox.organization),
@@ -194,11 +194,11 @@ def outbox_approval_add(
     organizations of the current epoch."""
     row = LedgerOutbox.objects.select_for_update().get(pk=outbox.pk)
     if row.status != LedgerOutbox.Status.AWAITING_APPROVALS:
-        raise LedgerServiceError("not_awaiting", "The transaction is not awaiting approvals.")
+        raise LedgerError(NOT_AWAITING)
     try:
         approval = Approval(org_id=org_id, signature=bytes.fromhex(signature))
     except (ValueError, InvalidTransaction) as exc:
-        raise LedgerServiceError("invalid_approval", f"Not an approval: {exc}") from exc
+        raise LedgerError(INVALID_APPROVAL, f"Not an approval: {exc}") from exc
     required = governance_required() if required is None else required
     approvals = [a for a in row.approvals if a["org_id"] != org_id]
     approvals.append({"org_id": approval.org_id, "signature": approval.signature.hex()})

@@ -16,10 +16,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal.api.base import OrgAPIView, OrgGenericViewSet, client_ip
-from portal.api.errors import ApiError
+from kernel.http import client_ip
 from tenants import rls, selectors, services
 from tenants.api import serializers as s
+from tenants.api.base import OrgAPIView, OrgGenericViewSet
+from tenants.errors import NotFound, UnknownUser
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organization
 from tenants.roles import Role
 
@@ -246,12 +247,7 @@ class AdminOrganizationListView(APIView):
         if data.validated_data.get("owner"):
             owner = get_user_model().objects.filter(username=data.validated_data["owner"]).first()
             if owner is None:
-                raise ApiError(
-                    code="unknown_user",
-                    message="No such user.",
-                    status_code=400,
-                    details={"owner": data.validated_data["owner"]},
-                )
+                raise UnknownUser("No such user.", details={"owner": data.validated_data["owner"]})
         with rls.system_context():
             organization = services.organization_create(
                 slug=data.validated_data["slug"],
@@ -268,7 +264,7 @@ class AdminOrganizationListView(APIView):
 def _admin_org(slug: str) -> Organization:
     organization = Organization.objects.filter(slug=slug).first()
     if organization is None:
-        raise ApiError(code="not_found", message="Not found.", status_code=404)
+        raise NotFound()
     return organization
 
 
@@ -300,7 +296,7 @@ class AdminOrganizationStatusView(APIView):
     def post(self, request: Request, slug: str, operation: str) -> Response:
         new_status = {"suspend": "suspended", "resume": "active"}.get(operation)
         if new_status is None:
-            raise ApiError(code="not_found", message="Not found.", status_code=404)
+            raise NotFound()
         with rls.system_context():
             organization = services.organization_set_status(
                 organization=_admin_org(slug),
@@ -323,7 +319,7 @@ class AdminMembershipView(APIView):
         data.is_valid(raise_exception=True)
         user = get_user_model().objects.filter(username=data.validated_data["username"]).first()
         if user is None:
-            raise ApiError(code="unknown_user", message="No such user.", status_code=400)
+            raise UnknownUser("No such user.")
         with rls.system_context():
             membership = services.membership_add(
                 organization=_admin_org(slug),

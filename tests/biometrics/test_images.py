@@ -67,7 +67,7 @@ def test_it_refuses_an_upload_over_10_mb_as_image_too_large() -> None:
     error = load_error(data)
     # then
     assert error.code == IMAGE_TOO_LARGE
-    assert error.http_status == 413
+    assert error.status == 413
     assert error.details["bytes"] == MAX_UPLOAD_BYTES + 1
 
 
@@ -106,7 +106,7 @@ def test_it_refuses_a_text_file_named_jpg_as_unsupported_media_type() -> None:
     # when / then the content decides, not the name
     error = load_error(data)
     assert error.code == UNSUPPORTED_MEDIA_TYPE
-    assert error.http_status == 415
+    assert error.status == 415
 
 
 @pytest.mark.parametrize("image_format", ["GIF", "BMP", "TIFF"])
@@ -127,7 +127,7 @@ def test_it_refuses_a_truncated_jpeg_as_image_unreadable() -> None:
     # when / then
     error = load_error(data)
     assert error.code == IMAGE_UNREADABLE
-    assert error.http_status == 400
+    assert error.status == 400
 
 
 def test_it_refuses_a_file_with_a_jpeg_signature_and_garbage_after_it() -> None:
@@ -278,7 +278,7 @@ def test_every_error_code_has_a_message_and_a_client_or_gone_status() -> None:
         error = BiometricError(code)
         assert error.code == code
         assert error.message
-        assert 400 <= error.http_status < 500
+        assert 400 <= error.status < 500
 
 
 def test_an_unknown_error_code_is_a_programming_error() -> None:

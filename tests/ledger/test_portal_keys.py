@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from kernel import envelope
 from ledger import keys
+from ledger.errors import LedgerError
 
 
 def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(settings) -> None:  # type: ignore[no-untyped-def]
@@ -100,7 +101,7 @@ def test_importing_the_same_key_again_is_a_no_op_and_another_key_is_refused_once
     again = services.organization_key_import(
         organization=world.acme, ledger_id="member-00", private_key=org_key("member-00")
     )
-    with pytest.raises(services.LedgerServiceError):
+    with pytest.raises(LedgerError):
         services.organization_key_import(
             organization=world.acme, ledger_id="member-01", private_key=org_key("member-01")
         )

@@ -8,8 +8,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from kernel.events import apublish
 from portal.asgi import application
-from portal.events import apublish
 from tests.conftest import token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -249,7 +249,7 @@ def test_a_tampered_invitation_link_is_refused(world, client) -> None:  # type: 
 
 @pytest.mark.parametrize("path", ["/api/v1/orgs/acme/members/", "/api/v1/orgs/acme/tokens/"])
 def test_token_throttling_answers_429_with_retry_after(world, settings, path) -> None:  # type: ignore[no-untyped-def]
-    from portal.api.throttling import TokenRateThrottle
+    from kernel.throttling import TokenRateThrottle
 
     TokenRateThrottle.THROTTLE_RATES = {**TokenRateThrottle.THROTTLE_RATES, "token": "3/minute"}
     try:

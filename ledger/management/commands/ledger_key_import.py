@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger import services
+from ledger.errors import LedgerError
 from ledger.models import MirrorChain
 from tenants.models import Organization
 from tenants.rls import system_context
@@ -54,7 +55,7 @@ class Command(BaseCommand):
                     private_key=key,
                     next_nonce=nonce,
                 )
-            except services.LedgerServiceError as exc:
+            except LedgerError as exc:
                 raise CommandError(exc.message) from exc
         self.stdout.write(
             f"{organization.slug} signs as {options['ledger_id']} with {row.public_key} "

@@ -12,7 +12,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from ledger import selectors
+from ledger import services
 from tenants.rls import system_context
 
 
@@ -21,7 +21,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with system_context():
-            verdict = selectors.mirror_verify()
+            verdict = services.mirror_verify()
         if not verdict.ok:
             self.stderr.write(
                 f"ledger_verify: BAD block {verdict.bad_height}: {verdict.reason} "

@@ -1,5 +1,8 @@
 """Base classes for organization-scoped API views: THE guard at the API edge.
 
+They live in ``tenants`` (not in the kernel) because they call ``tenants.access.resolve``; every
+app's API imports them from here.
+
 The organization comes from the ``org`` path parameter and is resolved once, together with the
 caller's role, by tenants.access.resolve. ``self.ctx`` is then passed explicitly to services and
 selectors. ``get_queryset`` additionally narrows any queryset over a model with an
@@ -8,18 +11,21 @@ selectors. ``get_queryset`` additionally narrows any queryset over a model with 
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import generics, mixins, viewsets
+from rest_framework import viewsets
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from tenants.access import OrgContext, resolve
+from tenants.errors import NotFound
 from tenants.models import ApiToken
 from tenants.roles import Role
+
+T = TypeVar("T")
 
 ORG_PARAMETER = OpenApiParameter(
     "org",
@@ -29,9 +35,11 @@ ORG_PARAMETER = OpenApiParameter(
 )
 
 
-def client_ip(request: Request | Any) -> str | None:
-    # Behind a trusted proxy, configure it to set REMOTE_ADDR (e.g. daphne --proxy-headers).
-    return request.META.get("REMOTE_ADDR") or None
+def found(obj: T | None) -> T:
+    """What a ``*_get`` selector returned, or the API's 404 ``not_found`` when it is ``None``."""
+    if obj is None:
+        raise NotFound()
+    return obj
 
 
 class OrgScopedMixin:
@@ -95,7 +103,5 @@ __all__ = [
     "OrgAPIView",
     "OrgGenericViewSet",
     "OrgScopedMixin",
-    "client_ip",
-    "generics",
-    "mixins",
+    "found",
 ]
