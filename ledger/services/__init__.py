@@ -3,9 +3,11 @@
 - ``signing``: organization Ed25519 keys (generate, import, rotate) and governance approvals.
 - ``mirror``: the pinned genesis and the mirror of verified blocks (the follower's writes).
 - ``worker``: the outbox worker (sign once, submit, poll, retry with back-off).
+- ``receipts``: offline-verifiable receipts of an organization's transactions, from the mirror.
 """
 
 from ledger.services.mirror import chain_genesis, chain_pin, follower_verifier, mirror_block
+from ledger.services.receipts import receipt_for_transaction
 from ledger.services.signing import (
     LedgerServiceError,
     governance_required,
@@ -44,4 +46,5 @@ __all__ = [
     "outbox_drain",
     "outbox_sign_pending",
     "outbox_submit_due",
+    "receipt_for_transaction",
 ]

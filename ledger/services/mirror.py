@@ -15,6 +15,7 @@ from django.utils import timezone
 from ledger import events
 from ledger.client import NodeClient
 from ledger.conf import genesis_file
+from ledger.consensus.receipts import entry_proof_to_json
 from ledger.follower import AppliedBlock, ChainVerifier, GenesisInfo
 from ledger.models import (
     LedgerOutbox,
@@ -27,10 +28,12 @@ from ledger.models import (
 from ledger.services.signing import LedgerServiceError
 from ledger.state import (
     OrgKeyRotate,
+    State,
     Transaction,
     TxType,
     payload_to_json,
 )
+from ledger.state.records import keys
 from tenants.models import Organization
 from tenants.rls import system_context
 
@@ -97,6 +100,15 @@ def follower_verifier(*, client: NodeClient | None = None) -> ChainVerifier:
 # --- the mirror ----------------------------------------------------------------------------
 
 
+def state_proofs(state: State) -> dict[str, Any]:
+    """What receipts need from a block's state (``MirrorBlock.state_proofs``): the proof of the
+    chain metadata, and of the validator set when the block ends an epoch (pending changes)."""
+    proofs = {"meta": entry_proof_to_json(state.store.prove(keys.META))}
+    if state.pending_validator_changes:
+        proofs["validators"] = entry_proof_to_json(state.store.prove(keys.VALIDATORS))
+    return proofs
+
+
 def _involved(applied: AppliedBlock) -> set[str]:
     ids: set[str] = set()
     for tx in applied.transactions:
@@ -138,6 +150,7 @@ def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> M
             signers=list(applied.signers),
             block=block.encoded,
             certificate=applied.cert.encoded,
+            state_proofs=state_proofs(applied.state),
         )
         MirrorTransaction.objects.bulk_create(
             [
