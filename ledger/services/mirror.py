@@ -131,8 +131,9 @@ def _touched_accounts(applied: AppliedBlock) -> set[str]:
 
 @transaction.atomic
 def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> MirrorBlock:
-    """Persist a verified block: the block, its transactions with receipts, touched accounts,
-    outbox rows decided by it, key rotations it committed; publish after commit."""
+    """Persist a verified block: the block, its transactions with receipts, the state proofs
+    receipts need, touched accounts, outbox rows decided by it, key rotations it committed;
+    publish after commit."""
     block, header = applied.block, applied.block.header
     with system_context():
         row = MirrorBlock.objects.create(
