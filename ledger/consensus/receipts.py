@@ -330,7 +330,8 @@ def entry_proof_from_json(data: Any, part: str = "document") -> EntryProof:
 def genesis_hash_from_json(data: Any) -> bytes:
     """The genesis hash of a genesis description (``GET /v1/genesis``, genesis.json): the hash of
     its ``genesis_block``; ``ReceiptError("genesis", ...)`` when there is none."""
-    return _Doc(data, "genesis").value("genesis_block", Block).hash  # type: ignore[no-any-return]
+    block: Block = _Doc(data, "genesis").value("genesis_block", Block)
+    return block.hash
 
 
 # --- verification ----------------------------------------------------------------------------
