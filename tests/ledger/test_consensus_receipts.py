@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from ledger.consensus import compute_payload_root
+from ledger.consensus.crypto import backend
 from ledger.consensus.receipts import (
     EpochChange,
     ReceiptError,
@@ -328,3 +329,10 @@ def test_a_changed_transaction_count_or_version_is_refused(chain) -> None:  # ty
     with pytest.raises(ReceiptError) as error:
         check(harness, document)
     assert error.value.part == "document"
+
+
+def test_the_reference_backend_verifies_the_same_receipt(chain) -> None:  # type: ignore[no-untyped-def]
+    harness, txs = chain
+    receipt = build(harness, txs["late"])
+    verified = verify_receipt(receipt, crypto=backend("py_ecc"), genesis_hash=harness.genesis.hash)
+    assert (verified.epoch, verified.validators, verified.outcome.committed) == (1, 5, True)
