@@ -10,7 +10,7 @@ middle transaction, and times ``TransactionReceipt.from_json`` + ``verify_receip
 validator set from the document, so no aggregate key is cached between calls.
 
 A receipt in epoch 0 costs one aggregate verification; each epoch change it crosses adds one
-more (the certificate of the block that ended the epoch), so its figure is about the same again.
+more (the certificate of the block that ended the epoch); this script measures epoch 0 only.
 Times are process CPU time (the machine is shared; see bench/bls.py). Goals: <= 5 ms with blst,
 <= 400 ms with py_ecc.
 """
