@@ -288,6 +288,8 @@ def grant_to_application_role(conn: Any, role: str) -> None:
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public"
         " GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {role}",
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {role}",
+        # Reading the migration history is enough (runserver's check); rewriting it is not.
+        "REVOKE INSERT, UPDATE, DELETE ON django_migrations FROM {role}",
         # PostgreSQL 15 no longer lets PUBLIC create in the public schema; older servers do.
         "DO $$ BEGIN IF pg_catalog.pg_has_role((SELECT nspowner FROM pg_catalog.pg_namespace"
         " WHERE nspname = 'public'), 'USAGE') THEN"
