@@ -206,3 +206,12 @@ def test_the_application_role_cannot_read_or_replace_the_system_key(application_
         "permission denied for schema public",
     )
     _run_refused("CREATE TABLE public.tenants_shadow (id int)", "permission denied for schema")
+
+
+def test_the_application_role_reads_but_cannot_rewrite_the_migration_history(  # type: ignore[no-untyped-def]
+    application_role,
+) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM django_migrations WHERE app = 'tenants'")
+        assert cursor.fetchone()[0] >= 3
+    _run_refused("DELETE FROM django_migrations WHERE app = 'tenants'", "permission denied")
