@@ -101,10 +101,25 @@ else:
         }
     }
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
-if USING_POSTGRES:
-    # Row-level security (tenants/rls.py) is enforced against the application role. The
-    # migration/system role bypasses nothing by accident: see docs/adr/0002-row-level-security.md.
-    DATABASES["default"].setdefault("TEST", {})
+# Row-level security (tenants/rls.py) is a wall only against a role that owns nothing: the
+# owner of a table can switch its policies and triggers off. DATABASE_URL is that application
+# role; DATABASE_MIGRATE_URL, the same database as the role that owns the schema, is used only
+# by `migrate` and `flush` (tenants.rls.owner_connection), which then grant the application
+# role DML. Unset, one role does both (fine for development, no wall against injected SQL).
+DATABASE_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL")
+DATABASE_OWNER: dict[str, str] | None = None
+if DATABASE_MIGRATE_URL:
+    if not USING_POSTGRES:
+        raise ImproperlyConfigured("DATABASE_MIGRATE_URL needs DATABASE_URL to be PostgreSQL")
+    _owner = dj_database_url.parse(DATABASE_MIGRATE_URL)
+    for _key in ("ENGINE", "NAME", "HOST", "PORT"):
+        if _owner[_key] != DATABASES["default"][_key]:
+            raise ImproperlyConfigured(
+                f"DATABASE_MIGRATE_URL must name the database of DATABASE_URL ({_key} differs)"
+            )
+    if _owner["USER"] == DATABASES["default"]["USER"]:
+        raise ImproperlyConfigured("DATABASE_MIGRATE_URL must use another role than DATABASE_URL")
+    DATABASE_OWNER = {"USER": _owner["USER"], "PASSWORD": _owner["PASSWORD"]}
 # Row-level-security context a new database connection starts in: "system" for management
 # commands, workers and the follower (they span organizations); the web entry points (asgi/wsgi)
 # choose "none", and each request then enters only the organization it resolved.

@@ -38,6 +38,27 @@ def require_service(what: str, available: bool, why: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None):  # type: ignore[no-untyped-def]
+    """Create, migrate and finally drop the test database as the owner role (if one is set).
+
+    pytest-django's django_db_setup runs inside this; the tests themselves run inside
+    django_db_setup below, connected as the application role, as the web process is.
+    """
+    from tenants import rls
+
+    with rls.owner_connection():
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None):  # type: ignore[no-untyped-def]
+    from tenants import rls
+
+    with rls.application_connection():
+        yield
+
+
 @pytest.fixture
 def postgres(db: None) -> None:
     require_service(

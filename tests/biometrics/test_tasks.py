@@ -227,7 +227,8 @@ def test_a_worker_killed_mid_enrollment_loses_nothing_and_duplicates_nothing(
     require_engine()
     db = connection.settings_dict
     env = {
-        **os.environ,
+        # A worker connects as the application role only (the owner role is for migrate).
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_MIGRATE_URL"},
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}"

@@ -79,7 +79,7 @@ def test_the_web_process_serves_biometrics_without_importing_the_engine(tmp_path
         **{
             k: v
             for k, v in os.environ.items()
-            if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+            if k not in ("DATABASE_URL", "DATABASE_MIGRATE_URL", "REDIS_URL", "CELERY_BROKER_URL")
         },
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "PORTAL_VAR_DIR": str(tmp_path),

@@ -22,7 +22,8 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         cwd=ROOT,
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        # The owner role's URL belongs to the suite's own database, not to these processes'.
+        env={**{k: v for k, v in os.environ.items() if k != "DATABASE_MIGRATE_URL"}, **(env or {})},
         timeout=300,
         check=False,
     )
@@ -74,6 +75,20 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path) -> None:  # 
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+def test_a_migrate_url_for_another_database_fails_loudly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = run(
+        "manage.py",
+        "check",
+        env={
+            "PORTAL_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://portal@127.0.0.1:5432/portal",
+            "DATABASE_MIGRATE_URL": "postgres://portal_owner@127.0.0.1:5432/elsewhere",
+        },
+    )
+    assert result.returncode != 0
+    assert "DATABASE_MIGRATE_URL must name the database of DATABASE_URL" in result.stderr
 
 
 def test_production_hashes_passwords_with_argon2(tmp_path) -> None:  # type: ignore[no-untyped-def]
