@@ -23,7 +23,7 @@ from ledger.consensus import (
     make_root_qc,
     verify_commit,
 )
-from tests.ledger.test_consensus_support import (
+from tests.ledger.consensus_support import (
     CHAIN_ID,
     Driver,
     make_replica,
@@ -262,7 +262,7 @@ def test_a_leader_whose_executor_has_no_state_for_the_parent_proposes_nothing() 
     # given the round-1 leader with an executor that cannot execute on the parent (it answers
     # with an empty root, which no header can carry)
     from ledger.consensus import SetTimer
-    from tests.ledger.test_consensus_support import blst, payload_counter, secret_key
+    from tests.ledger.consensus_support import blst, payload_counter, secret_key
 
     vset = validator_set(4)
     leader = Replica(

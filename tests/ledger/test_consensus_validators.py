@@ -19,7 +19,7 @@ from ledger.consensus import (
     verify_tc,
 )
 from ledger.consensus.aggregation import TimeoutCollector, VoteCollector
-from tests.ledger.test_consensus_support import (
+from tests.ledger.consensus_support import (
     CHAIN_ID,
     blst,
     secret_key,

@@ -12,7 +12,7 @@ from ledger.models import LedgerOutbox, MirrorTransaction
 from ledger.outbox import ledger_submit
 from ledger.state import GenesisAccount
 from tests.conftest import PASSWORD, api_as
-from tests.ledger.test_portal_support import LedgerHarness, nodes
+from tests.ledger.portal_support import LedgerHarness, nodes
 
 COMMITMENT = "ef" * 32
 
@@ -157,7 +157,7 @@ def test_governance_approvals_are_added_through_the_api_until_the_row_can_be_sig
 ) -> None:  # type: ignore[no-untyped-def]
     # given a key rotation parked for approvals, with its governance root shown to admins
     from ledger.models import LedgerOutbox
-    from tests.ledger.test_portal_support import VALIDATOR_ORGS, org_key
+    from tests.ledger.portal_support import VALIDATOR_ORGS, org_key
 
     alice = api_as(world.alice, world.acme)
     row_id = alice.post("/api/v1/orgs/acme/ledger/keys/rotate/").json()["outbox"]["id"]

@@ -9,8 +9,8 @@ from ledger.client import NodeClient
 from ledger.follower import Follower
 from ledger.models import MirrorBlock
 from ledger.state import ValidatorAdd, sign_approval, sign_transaction, with_approvals
-from tests.ledger.test_consensus_support import secret_key
-from tests.ledger.test_portal_support import (
+from tests.ledger.consensus_support import secret_key
+from tests.ledger.portal_support import (
     CHAIN,
     VALIDATOR_ORGS,
     LedgerHarness,

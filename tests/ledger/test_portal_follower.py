@@ -19,7 +19,7 @@ from ledger.models import (
 )
 from ledger.outbox import ledger_submit
 from ledger.state import GenesisAccount, sign_approval
-from tests.ledger.test_portal_support import VALIDATOR_ORGS, LedgerHarness, nodes, org_key
+from tests.ledger.portal_support import VALIDATOR_ORGS, LedgerHarness, nodes, org_key
 
 COMMITMENT = "cd" * 32
 

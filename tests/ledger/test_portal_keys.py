@@ -64,7 +64,7 @@ def test_importing_the_same_key_again_is_a_no_op_and_another_key_is_refused_once
     # given acme imported as member-00 and a signed row
     from ledger import services
     from ledger.models import LedgerOutbox, LedgerSender, OrganizationKey
-    from tests.ledger.test_portal_support import org_key
+    from tests.ledger.portal_support import org_key
 
     first = services.organization_key_import(
         organization=world.acme,

@@ -14,7 +14,7 @@ from ledger.models import LedgerOutbox
 from ledger.outbox import ledger_submit
 from portal.asgi import application
 from tests.conftest import token_for
-from tests.ledger.test_portal_support import LedgerHarness, nodes
+from tests.ledger.portal_support import LedgerHarness, nodes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,7 +10,7 @@ from ledger.client import NodeClient
 from ledger.models import LedgerOutbox, LedgerSender, OrganizationKey
 from ledger.outbox import InvalidPayload, ledger_submit
 from ledger.state import Transaction
-from tests.ledger.test_portal_support import LedgerHarness, nodes
+from tests.ledger.portal_support import LedgerHarness, nodes
 
 COMMITMENT = "ab" * 32
 
