@@ -95,7 +95,7 @@ def api_as(user: object, organization: Organization) -> APIClient:
 
 
 @pytest.fixture(autouse=True)
-def _tasks_run_in_process(request):  # type: ignore[no-untyped-def]
+def _tasks_run_in_process(request):
     """The fast mode: tasks run in process even when a broker is configured.
 
     Tests of the real path (a Celery worker process on Redis) ask for the ``redis_url`` fixture
@@ -122,7 +122,7 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     skipped = terminalreporter.stats.get("skipped", [])
     if not skipped:
         return

@@ -73,7 +73,7 @@ def test_a_block_with_a_swapped_payload_does_not_verify() -> None:
         ),
     ],
 )
-def test_a_tampered_certificate_does_not_verify(tamper) -> None:  # type: ignore[no-untyped-def]
+def test_a_tampered_certificate_does_not_verify(tamper) -> None:
     # given a genuine certificate / when it is tampered with / then it fails
     item = committed()[2]
     assert not verify_commit(validator_set(4), item.block, tamper(item.cert))

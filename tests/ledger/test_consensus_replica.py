@@ -217,7 +217,7 @@ def test_a_committed_reconfiguration_moves_everyone_to_the_next_epoch_and_set() 
     vs1 = vs0.successor(validator_infos(5), epoch=1)
     genesis = make_genesis(CHAIN_ID, vs0)
 
-    def on_reconfigure(block):  # type: ignore[no-untyped-def]
+    def on_reconfigure(block):
         return vs1 if b"tx-0-2" in block.payload else None
 
     driver = Driver(

@@ -23,7 +23,7 @@ from tests.ledger.portal_support import (
 
 def test_the_follower_follows_a_validator_added_by_governance_into_the_next_epoch(
     world, capsys
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given four validators and val-e, a registered organization running a fifth replica
     chain = LedgerHarness({"val-e": raw_public_key(org_key("val-e"))}, joining=1)
     services.chain_pin(genesis=chain.genesis_json(), source="test")

@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ledger import conf, keys
 
 
-def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(settings) -> None:
     # given a key sealed for organization 7
     settings.LEDGER_KEY_ENCRYPTION_KEY = "11" * 32
     private_key = keys.generate()
@@ -28,7 +28,7 @@ def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(set
     assert sealed.public_key == keys.public_key_hex(private_key)
 
 
-def test_the_key_encryption_key_is_parsed_strictly(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_key_encryption_key_is_parsed_strictly(settings) -> None:
     settings.LEDGER_KEY_ENCRYPTION_KEY = base64.b64encode(bytes(range(32))).decode()
     assert conf.key_encryption_key() == bytes(range(32))
     for bad in ("abc", "00" * 16, "zz" * 32):
@@ -37,7 +37,7 @@ def test_the_key_encryption_key_is_parsed_strictly(settings) -> None:  # type: i
             conf.key_encryption_key()
 
 
-def test_production_refuses_to_derive_a_key_encryption_key(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_production_refuses_to_derive_a_key_encryption_key(settings, monkeypatch) -> None:
     # given production without LEDGER_KEY_ENCRYPTION_KEY
     settings.LEDGER_KEY_ENCRYPTION_KEY = None
     monkeypatch.delenv("LEDGER_KEY_ENCRYPTION_KEY", raising=False)
@@ -50,7 +50,7 @@ def test_production_refuses_to_derive_a_key_encryption_key(settings, monkeypatch
         conf.key_encryption_key()
 
 
-def test_node_urls_must_be_http_urls(settings) -> None:  # type: ignore[no-untyped-def]
+def test_node_urls_must_be_http_urls(settings) -> None:
     settings.LEDGER_NODE_URLS = "http://a:1/, https://b:2"
     assert conf.node_urls() == ["http://a:1", "https://b:2"]
     settings.LEDGER_NODE_URLS = ["ftp://x"]
@@ -60,7 +60,7 @@ def test_node_urls_must_be_http_urls(settings) -> None:  # type: ignore[no-untyp
 
 def test_importing_the_same_key_again_is_a_no_op_and_another_key_is_refused_once_used(
     world,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given acme imported as member-00 and a signed row
     from ledger import services
     from ledger.models import LedgerOutbox, LedgerSender, OrganizationKey

@@ -13,7 +13,7 @@ from tests.conftest import token_for
 
 
 @pytest.fixture
-def both_orgs_have_rows(world):  # type: ignore[no-untyped-def]
+def both_orgs_have_rows(world):
     token_for(world.alice, world.acme)
     token_for(world.mallory, world.globex)
     services.invitation_create(
@@ -34,7 +34,7 @@ def both_orgs_have_rows(world):  # type: ignore[no-untyped-def]
     return world
 
 
-def test_the_application_role_is_not_a_superuser(postgres) -> None:  # type: ignore[no-untyped-def]
+def test_the_application_role_is_not_a_superuser(postgres) -> None:
     """RLS binds nothing for a superuser: the test database role must be an ordinary one."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -42,7 +42,7 @@ def test_the_application_role_is_not_a_superuser(postgres) -> None:  # type: ign
     assert is_superuser is False, "connect as a non-superuser role (see .ci/run)"
 
 
-def test_an_unfiltered_query_in_acme_context_returns_none_of_globex_rows(  # type: ignore[no-untyped-def]
+def test_an_unfiltered_query_in_acme_context_returns_none_of_globex_rows(
     postgres, both_orgs_have_rows
 ) -> None:
     world = both_orgs_have_rows
@@ -56,7 +56,7 @@ def test_an_unfiltered_query_in_acme_context_returns_none_of_globex_rows(  # typ
             assert orgs == {"acme"}, (model.__name__, orgs)
 
 
-def test_without_any_context_nothing_tenant_owned_is_visible(postgres, both_orgs_have_rows) -> None:  # type: ignore[no-untyped-def]
+def test_without_any_context_nothing_tenant_owned_is_visible(postgres, both_orgs_have_rows) -> None:
     rls.set_context(system=False, organization_id=None, user_id=None)
     try:
         assert AuditEvent.objects.count() == 0
@@ -65,7 +65,7 @@ def test_without_any_context_nothing_tenant_owned_is_visible(postgres, both_orgs
         rls.set_context(system=True, organization_id=None, user_id=None)
 
 
-def test_a_write_into_another_organization_is_refused(postgres, both_orgs_have_rows) -> None:  # type: ignore[no-untyped-def]
+def test_a_write_into_another_organization_is_refused(postgres, both_orgs_have_rows) -> None:
     from django.db import DatabaseError, transaction
 
     world = both_orgs_have_rows
@@ -74,7 +74,7 @@ def test_a_write_into_another_organization_is_refused(postgres, both_orgs_have_r
             AuditEvent.objects.create(organization=world.globex, action="forged", object_type="x")
 
 
-def test_the_audit_log_is_append_only(postgres, world) -> None:  # type: ignore[no-untyped-def]
+def test_the_audit_log_is_append_only(postgres, world) -> None:
     from django.db import DatabaseError, transaction
 
     event = services.audit_record(organization=world.acme, actor=world.alice, action="x.y")
@@ -84,7 +84,7 @@ def test_the_audit_log_is_append_only(postgres, world) -> None:  # type: ignore[
         AuditEvent.objects.filter(pk=event.pk).delete()
 
 
-def test_every_model_with_an_organization_has_rls_enabled(postgres) -> None:  # type: ignore[no-untyped-def]
+def test_every_model_with_an_organization_has_rls_enabled(postgres) -> None:
     protected = rls.tables_with_rls()
     missing = [
         model._meta.db_table
