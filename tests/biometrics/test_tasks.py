@@ -32,15 +32,7 @@ from biometrics.models import (
     Subject,
 )
 from ledger.models import LedgerOutbox
-from tests.biometrics.test_api import (
-    alice,
-    engine_ready,
-    enrolled_subject,
-    real_photos,
-    require_engine,
-)
-
-__all__ = ["alice", "engine_ready", "real_photos"]  # fixtures used by name
+from tests.biometrics.api_support import enrolled_subject, require_engine
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -182,7 +182,7 @@ def check(harness: LedgerHarness, document: Any, pin: bytes | None = None) -> An
     return verify_receipt(receipt, crypto=harness.crypto, genesis_hash=pin)
 
 
-def test_a_receipt_proves_inclusion_finality_and_the_committed_outcome(chain) -> None:  # type: ignore[no-untyped-def]
+def test_a_receipt_proves_inclusion_finality_and_the_committed_outcome(chain) -> None:
     harness, txs = chain
     # given the receipt of the paid transfer, as JSON
     document = build(harness, txs["paid"]).to_json()
@@ -200,7 +200,7 @@ def test_a_receipt_proves_inclusion_finality_and_the_committed_outcome(chain) ->
     assert "(pinned)" in verified.summary()
 
 
-def test_a_receipt_proves_that_the_state_machine_rejected_a_transaction(chain) -> None:  # type: ignore[no-untyped-def]
+def test_a_receipt_proves_that_the_state_machine_rejected_a_transaction(chain) -> None:
     harness, txs = chain
     verified = check(harness, build(harness, txs["overdrawn"]).to_json())
     assert not verified.outcome.committed and verified.outcome.code == "insufficient_funds"
@@ -208,7 +208,7 @@ def test_a_receipt_proves_that_the_state_machine_rejected_a_transaction(chain) -
     assert "NOT pinned" in verified.summary()
 
 
-def test_a_receipt_after_an_epoch_change_carries_the_chain_of_custody(chain) -> None:  # type: ignore[no-untyped-def]
+def test_a_receipt_after_an_epoch_change_carries_the_chain_of_custody(chain) -> None:
     harness, txs = chain
     receipt = build(harness, txs["late"])
     assert receipt.tree_size == 2 and receipt.audit_path
@@ -221,7 +221,7 @@ def test_a_receipt_after_an_epoch_change_carries_the_chain_of_custody(chain) -> 
     assert error.value.part == "validators"
 
 
-def test_a_receipt_against_another_genesis_is_refused(chain) -> None:  # type: ignore[no-untyped-def]
+def test_a_receipt_against_another_genesis_is_refused(chain) -> None:
     harness, txs = chain
     document = build(harness, txs["paid"]).to_json()
     with pytest.raises(ReceiptError) as error:
@@ -272,7 +272,7 @@ EXPECTED_PART = {
 
 
 @pytest.mark.slow
-def test_changing_any_byte_of_a_receipt_makes_it_fail_naming_the_part(chain) -> None:  # type: ignore[no-untyped-def]
+def test_changing_any_byte_of_a_receipt_makes_it_fail_naming_the_part(chain) -> None:
     harness, txs = chain
     document = build(harness, txs["late"]).to_json()
     pin = harness.genesis.hash
@@ -305,7 +305,7 @@ def test_changing_any_byte_of_a_receipt_makes_it_fail_naming_the_part(chain) -> 
         ("outcome", ("outcome", "meta_proof", "siblings", 5), 0),
     ],
 )
-def test_a_changed_byte_in_each_part_is_named(chain, part, path, position) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_byte_in_each_part_is_named(chain, part, path, position) -> None:
     harness, txs = chain
     document = build(harness, txs["late"]).to_json()
     target = document
@@ -318,7 +318,7 @@ def test_a_changed_byte_in_each_part_is_named(chain, part, path, position) -> No
     assert error.value.part == part
 
 
-def test_a_changed_transaction_count_or_version_is_refused(chain) -> None:  # type: ignore[no-untyped-def]
+def test_a_changed_transaction_count_or_version_is_refused(chain) -> None:
     harness, txs = chain
     document = build(harness, txs["paid"]).to_json()
     document["transaction"]["tree_size"] += 1
@@ -331,7 +331,7 @@ def test_a_changed_transaction_count_or_version_is_refused(chain) -> None:  # ty
     assert error.value.part == "document"
 
 
-def test_the_reference_backend_verifies_the_same_receipt(chain) -> None:  # type: ignore[no-untyped-def]
+def test_the_reference_backend_verifies_the_same_receipt(chain) -> None:
     harness, txs = chain
     receipt = build(harness, txs["late"])
     verified = verify_receipt(receipt, crypto=backend("py_ecc"), genesis_hash=harness.genesis.hash)

@@ -40,7 +40,7 @@ from tests.ledger.test_portal_support import (
 mirrored = test_portal_api.mirrored
 
 
-def acme_receipt(world) -> tuple[str, dict]:  # type: ignore[no-untyped-def]
+def acme_receipt(world) -> tuple[str, dict]:
     tx = MirrorTransaction.objects.get(sender="acme")
     response = api_as(world.bob, world.acme).get(
         f"/api/v1/orgs/acme/ledger/transactions/{tx.hash}/receipt/"
@@ -62,7 +62,7 @@ def verify_file(tmp_path: Path, document: dict, *args: str) -> tuple[int, str, s
     return code, out.read_text(), err.read_text()
 
 
-def test_the_sender_gets_a_receipt_that_verifies_offline(world, mirrored, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_sender_gets_a_receipt_that_verifies_offline(world, mirrored, tmp_path) -> None:
     # given acme's committed anchor
     tx_hash, document = acme_receipt(world)
     genesis = tmp_path / "genesis.json"
@@ -78,7 +78,7 @@ def test_the_sender_gets_a_receipt_that_verifies_offline(world, mirrored, tmp_pa
 
 def test_a_changed_byte_or_another_genesis_makes_the_command_fail(
     world, mirrored, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     _, document = acme_receipt(world)
     certificate = bytearray(bytes.fromhex(document["block"]["certificate"]))
     certificate[-1] ^= 1
@@ -97,7 +97,7 @@ def test_a_changed_byte_or_another_genesis_makes_the_command_fail(
     assert code == 1 and err.startswith("invalid: genesis:")
 
 
-def test_mallory_gets_no_receipt_of_acmes_transaction(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_mallory_gets_no_receipt_of_acmes_transaction(world, mirrored) -> None:
     tx = MirrorTransaction.objects.get(sender="acme")
     api = api_as(world.mallory, world.globex)
     assert api.get(f"/api/v1/orgs/acme/ledger/transactions/{tx.hash}/receipt/").status_code == 404
@@ -109,7 +109,7 @@ def test_mallory_gets_no_receipt_of_acmes_transaction(world, mirrored) -> None: 
     assert malformed.status_code == 400
 
 
-def test_blocks_mirrored_without_state_proofs_get_receipts_by_replay(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_blocks_mirrored_without_state_proofs_get_receipts_by_replay(world, mirrored) -> None:
     # given a mirror written before it kept state proofs
     MirrorBlock.objects.update(state_proofs={})
     tx = MirrorTransaction.objects.get(sender="acme")
@@ -121,7 +121,7 @@ def test_blocks_mirrored_without_state_proofs_get_receipts_by_replay(world, mirr
 
 
 @pytest.mark.slow
-def test_a_receipt_in_a_later_epoch_proves_the_validator_set_change(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_receipt_in_a_later_epoch_proves_the_validator_set_change(world) -> None:
     # given val-a (an organization of this portal) adds val-e by governance, then anchors
     val_a = Organization.objects.create(slug="val-a", name="Validator A")
     chain = LedgerHarness({"val-e": raw_public_key(org_key("val-e"))}, joining=1)

@@ -20,7 +20,7 @@ from ledger.state import (
     with_approvals,
 )
 from ledger.state.encoding import MAX_AMOUNT
-from tests.ledger.test_state_world import (
+from tests.ledger.state_world import (
     CHAIN_ID,
     World,
     bls_key,

@@ -18,10 +18,7 @@ from ledger.state import (
     DataSharing,
     ErrorCode,
     InvalidTransaction,
-    Mint,
-    OrgKeyRotate,
     OrgRegister,
-    Payload,
     SharingAction,
     Transaction,
     Transfer,
@@ -30,32 +27,15 @@ from ledger.state import (
     ValidatorRemove,
 )
 from ledger.state.encoding import Writer
-from tests.ledger.test_state_world import (
+from tests.ledger.state_world import (
     CHAIN_ID,
     World,
     bls_key,
     fake_pop,
-    public_key,
-    signing_key,
+    one_of_each_payload,
 )
 
 C1 = hashlib.sha256(b"one").digest()
-
-
-def one_of_each_payload() -> list[Payload]:
-    return [
-        OrgRegister("org-n", public_key(signing_key("org-n"))),
-        OrgKeyRotate("org-m", public_key(signing_key("org-m2"))),
-        ValidatorAdd("org-m", bls_key("org-m"), fake_pop(bls_key("org-m"))),
-        ValidatorRemove("org-d"),
-        Mint("a-eur", "EUR", 500),
-        BiometricCommitment(BiometricAction.ENROLLED, C1),
-        Consent(ConsentAction.REVOKED, C1),
-        DataSharing(SharingAction.GRANT, "org-b", C1),
-        AccountOpen("a-gbp", "GBP", "org-a"),
-        Transfer("a-eur", "b-eur", "EUR", 42),
-        Anchor(C1),
-    ]
 
 
 def raw_tx(type_byte: int, payload: bytes, *, version: int = 1, sender: str = "org-a") -> bytes:

@@ -56,7 +56,7 @@ def test_secrets_come_from_the_environment() -> None:
         assert web_env[name].startswith("${") and ":?" in web_env[name]
 
 
-def test_docker_compose_config_parses_when_docker_compose_is_installed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_docker_compose_config_parses_when_docker_compose_is_installed(tmp_path) -> None:
     docker = shutil.which("docker")
     if (
         docker is None

@@ -23,24 +23,24 @@ async def connect(path: str) -> tuple[WebsocketCommunicator, bool, int | None]:
     return communicator, connected, code
 
 
-async def test_an_unauthenticated_socket_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+async def test_an_unauthenticated_socket_is_refused(world) -> None:
     _communicator, connected, code = await connect("/ws/orgs/acme/events/")
     assert connected is False
     assert code == 4401
 
 
-async def test_a_bad_token_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+async def test_a_bad_token_is_refused(world) -> None:
     _communicator, connected, code = await connect("/ws/orgs/acme/events/?token=ap_nope_nope")
     assert (connected, code) == (False, 4401)
 
 
-async def test_mallory_cannot_join_acmes_feed(world) -> None:  # type: ignore[no-untyped-def]
+async def test_mallory_cannot_join_acmes_feed(world) -> None:
     token = await sync_to_async(token_for)(world.mallory, world.globex)
     _communicator, connected, code = await connect(f"/ws/orgs/acme/events/?token={token}")
     assert (connected, code) == (False, 4404)
 
 
-async def test_an_acme_event_reaches_alice_and_never_mallory(world) -> None:  # type: ignore[no-untyped-def]
+async def test_an_acme_event_reaches_alice_and_never_mallory(world) -> None:
     alice_token = await sync_to_async(token_for)(world.alice, world.acme)
     mallory_token = await sync_to_async(token_for)(world.mallory, world.globex)
     alice, ok_a, _ = await connect(f"/ws/orgs/acme/events/?token={alice_token}")
@@ -69,7 +69,7 @@ async def test_an_acme_event_reaches_alice_and_never_mallory(world) -> None:  # 
     await mallory.disconnect()
 
 
-async def test_a_service_change_is_published_to_the_feed_after_commit(world) -> None:  # type: ignore[no-untyped-def]
+async def test_a_service_change_is_published_to_the_feed_after_commit(world) -> None:
     from tenants import services
     from tenants.models import Membership
     from tenants.roles import Role
@@ -92,7 +92,7 @@ async def test_a_service_change_is_published_to_the_feed_after_commit(world) -> 
     await alice.disconnect()
 
 
-async def test_a_suspended_organization_refuses_its_feed(world) -> None:  # type: ignore[no-untyped-def]
+async def test_a_suspended_organization_refuses_its_feed(world) -> None:
     token = await sync_to_async(token_for)(world.alice, world.acme)
     world.acme.status = "suspended"
     await sync_to_async(world.acme.save)()

@@ -13,7 +13,7 @@ from tests.conftest import token_for
 
 
 @pytest.fixture
-def both_orgs_have_rows(world):  # type: ignore[no-untyped-def]
+def both_orgs_have_rows(world):
     token_for(world.alice, world.acme)
     token_for(world.mallory, world.globex)
     services.invitation_create(
@@ -34,7 +34,7 @@ def both_orgs_have_rows(world):  # type: ignore[no-untyped-def]
     return world
 
 
-def test_the_application_role_is_not_a_superuser(postgres) -> None:  # type: ignore[no-untyped-def]
+def test_the_application_role_is_not_a_superuser(postgres) -> None:
     """RLS binds nothing for a superuser: the test database role must be an ordinary one."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
@@ -42,7 +42,7 @@ def test_the_application_role_is_not_a_superuser(postgres) -> None:  # type: ign
     assert is_superuser is False, "connect as a non-superuser role (see .ci/run)"
 
 
-def test_an_unfiltered_query_in_acme_context_returns_none_of_globex_rows(  # type: ignore[no-untyped-def]
+def test_an_unfiltered_query_in_acme_context_returns_none_of_globex_rows(
     postgres, both_orgs_have_rows
 ) -> None:
     world = both_orgs_have_rows
@@ -56,7 +56,7 @@ def test_an_unfiltered_query_in_acme_context_returns_none_of_globex_rows(  # typ
             assert orgs == {"acme"}, (model.__name__, orgs)
 
 
-def test_without_any_context_nothing_tenant_owned_is_visible(postgres, both_orgs_have_rows) -> None:  # type: ignore[no-untyped-def]
+def test_without_any_context_nothing_tenant_owned_is_visible(postgres, both_orgs_have_rows) -> None:
     rls.set_context(system=False, organization_id=None, user_id=None)
     try:
         assert AuditEvent.objects.count() == 0
@@ -65,7 +65,7 @@ def test_without_any_context_nothing_tenant_owned_is_visible(postgres, both_orgs
         rls.set_context(system=True, organization_id=None, user_id=None)
 
 
-def test_a_write_into_another_organization_is_refused(postgres, both_orgs_have_rows) -> None:  # type: ignore[no-untyped-def]
+def test_a_write_into_another_organization_is_refused(postgres, both_orgs_have_rows) -> None:
     from django.db import DatabaseError, transaction
 
     world = both_orgs_have_rows
@@ -74,7 +74,7 @@ def test_a_write_into_another_organization_is_refused(postgres, both_orgs_have_r
             AuditEvent.objects.create(organization=world.globex, action="forged", object_type="x")
 
 
-def test_the_audit_log_is_append_only(postgres, world) -> None:  # type: ignore[no-untyped-def]
+def test_the_audit_log_is_append_only(postgres, world) -> None:
     from django.db import DatabaseError, transaction
 
     event = services.audit_record(organization=world.acme, actor=world.alice, action="x.y")
@@ -84,7 +84,7 @@ def test_the_audit_log_is_append_only(postgres, world) -> None:  # type: ignore[
         AuditEvent.objects.filter(pk=event.pk).delete()
 
 
-def test_every_model_with_an_organization_has_rls_enabled(postgres) -> None:  # type: ignore[no-untyped-def]
+def test_every_model_with_an_organization_has_rls_enabled(postgres) -> None:
     protected = rls.tables_with_rls()
     missing = [
         model._meta.db_table
@@ -101,7 +101,7 @@ def test_every_model_with_an_organization_has_rls_enabled(postgres) -> None:  # 
 
 
 @pytest.fixture
-def application_role(postgres) -> None:  # type: ignore[no-untyped-def]
+def application_role(postgres) -> None:
     from django.conf import settings
 
     from tests.conftest import require_service
@@ -121,7 +121,7 @@ def _run_refused(sql: str, match: str) -> None:
             cursor.execute(sql)
 
 
-def test_the_application_role_owns_no_table(application_role) -> None:  # type: ignore[no-untyped-def]
+def test_the_application_role_owns_no_table(application_role) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace "
@@ -131,14 +131,14 @@ def test_the_application_role_owns_no_table(application_role) -> None:  # type: 
     assert owned == []
 
 
-def test_the_application_role_cannot_switch_row_level_security_off(application_role) -> None:  # type: ignore[no-untyped-def]
+def test_the_application_role_cannot_switch_row_level_security_off(application_role) -> None:
     _run_refused('ALTER TABLE "tenants_apitoken" NO FORCE ROW LEVEL SECURITY', "must be owner")
     _run_refused('ALTER TABLE "tenants_apitoken" DISABLE ROW LEVEL SECURITY', "must be owner")
     _run_refused('DROP POLICY tenant_isolation ON "tenants_apitoken"', "must be owner")
     assert "tenants_apitoken" in rls.tables_with_rls()
 
 
-def test_the_application_role_cannot_disable_the_audit_trigger(application_role, world) -> None:  # type: ignore[no-untyped-def]
+def test_the_application_role_cannot_disable_the_audit_trigger(application_role, world) -> None:
     from django.db import DatabaseError, transaction
 
     _run_refused(
@@ -159,7 +159,7 @@ def test_the_application_role_cannot_disable_the_audit_trigger(application_role,
 
 def test_setting_app_system_on_grants_no_system_reads(
     application_role, both_orgs_have_rows
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     with rls.system_context():
         assert ApiToken.objects.count() == 2
     with rls.organization_context(both_orgs_have_rows.acme.pk):
@@ -169,7 +169,7 @@ def test_setting_app_system_on_grants_no_system_reads(
         assert AuditEvent.objects.filter(organization=both_orgs_have_rows.globex).count() == 0
 
 
-def test_a_system_token_not_made_for_this_session_grants_nothing(  # type: ignore[no-untyped-def]
+def test_a_system_token_not_made_for_this_session_grants_nothing(
     application_role, both_orgs_have_rows
 ) -> None:
     with connection.cursor() as cursor:
@@ -198,7 +198,7 @@ def test_a_system_token_not_made_for_this_session_grants_nothing(  # type: ignor
         rls.set_context(system=True, organization_id=None, user_id=None)
 
 
-def test_the_application_role_cannot_read_or_replace_the_system_key(application_role) -> None:  # type: ignore[no-untyped-def]
+def test_the_application_role_cannot_read_or_replace_the_system_key(application_role) -> None:
     _run_refused("SELECT key FROM portal_private.system_key", "permission denied for schema")
     _run_refused(
         "CREATE OR REPLACE FUNCTION public.portal_in_system_context() RETURNS boolean "
@@ -208,7 +208,7 @@ def test_the_application_role_cannot_read_or_replace_the_system_key(application_
     _run_refused("CREATE TABLE public.tenants_shadow (id int)", "permission denied for schema")
 
 
-def test_the_application_role_reads_but_cannot_rewrite_the_migration_history(  # type: ignore[no-untyped-def]
+def test_the_application_role_reads_but_cannot_rewrite_the_migration_history(
     application_role,
 ) -> None:
     with connection.cursor() as cursor:
