@@ -16,7 +16,11 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from portal.consumers import token_from_scope  # noqa: E402
+from portal.logs import redact_server_logs  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
+
+# uvicorn configures its loggers before it imports this module, so the filter lands on them.
+redact_server_logs()
 
 
 class OriginCheckedForCookies:
