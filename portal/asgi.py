@@ -15,7 +15,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from portal.consumers import token_from_scope  # noqa: E402
+from portal.consumers import presents_credential  # noqa: E402
 from portal.logs import redact_server_logs  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
@@ -27,8 +27,8 @@ class OriginCheckedForCookies:
     """Check the Origin header only for sockets authenticated by the session cookie.
 
     The check stops another site's page from riding the browser's cookie (cross-site websocket
-    hijacking). A socket that presents an API token is authenticated by that token alone, never
-    by the cookie (portal/consumers.py), and a mobile or server client sends no Origin at all.
+    hijacking). A socket that presents an API token or a ticket is authenticated by it alone,
+    never by the cookie (portal/consumers.py), and a mobile or server client sends no Origin.
     """
 
     def __init__(self, app: Any) -> None:
@@ -36,7 +36,7 @@ class OriginCheckedForCookies:
         self.checked = AllowedHostsOriginValidator(app)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> Any:
-        if token_from_scope(scope) is not None:
+        if presents_credential(scope):
             return await self.app(scope, receive, send)
         return await self.checked(scope, receive, send)
 

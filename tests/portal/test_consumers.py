@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from kernel.events import EVENT_AUDIENCE, Event, EventKind, apublish
 from portal.asgi import application
@@ -21,7 +22,7 @@ from portal.consumers import OrganizationEventsConsumer
 from tenants import services
 from tenants.models import ApiToken, Membership
 from tenants.roles import Role
-from tests.conftest import token_for
+from tests.conftest import api_as, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -410,3 +411,84 @@ async def test_on_postgres_and_redis_a_session_socket_connects_and_follows_acces
         # The consumers' worker thread holds its own connection; the test database is dropped
         # after the session and must have no one connected.
         await sync_to_async(connections.close_all)()
+
+
+# --- Tickets: a socket URL that carries no lasting secret ----------------------------------------
+def _ticket(client: Any, slug: str = "acme") -> Any:
+    return client.post(f"/api/v1/orgs/{slug}/realtime/ticket/")
+
+
+async def test_a_ticket_opens_one_socket_once_without_an_origin(world) -> None:  # type: ignore[no-untyped-def]
+    response = await sync_to_async(lambda: _ticket(api_as(world.bob, world.acme)))()
+    assert response.status_code == 201
+    assert response.json()["expires_in"] == 60
+    path = f"/ws/orgs/acme/events/?ticket={response.json()['ticket']}"
+
+    bob = WebsocketCommunicator(application, path)  # no Origin, no cookie
+    assert (await bob.connect(timeout=5))[0]
+    assert (await bob.receive_json_from(timeout=5))["role"] == "member"
+    await bob.disconnect()
+
+    _again, connected, code = await connect(path)
+    assert (connected, code) == (False, 4401)
+
+
+async def test_a_ticket_works_for_its_organization_only(world) -> None:  # type: ignore[no-untyped-def]
+    response = await sync_to_async(lambda: _ticket(api_as(world.mallory, world.globex), "globex"))()
+    _communicator, connected, code = await connect(
+        f"/ws/orgs/acme/events/?ticket={response.json()['ticket']}"
+    )
+    assert (connected, code) == (False, 4401)
+
+
+async def test_mallory_cannot_get_a_ticket_for_acme(world) -> None:  # type: ignore[no-untyped-def]
+    response = await sync_to_async(lambda: _ticket(api_as(world.mallory, world.globex)))()
+    assert response.status_code == 404
+
+
+async def test_an_expired_ticket_is_refused(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from portal import services as portal_services
+
+    monkeypatch.setattr(portal_services, "TICKET_SECONDS", 0.2)
+    response = await sync_to_async(lambda: _ticket(api_as(world.bob, world.acme)))()
+    await asyncio.sleep(0.3)  # the ticket's lifetime is the subject here, not async work
+    _communicator, connected, code = await connect(
+        f"/ws/orgs/acme/events/?ticket={response.json()['ticket']}"
+    )
+    assert (connected, code) == (False, 4401)
+
+
+async def test_a_ticket_socket_closes_when_its_token_is_revoked(world) -> None:  # type: ignore[no-untyped-def]
+    def create() -> tuple[ApiToken, str]:
+        api_token, secret = services.token_create(
+            membership=_membership(world.bob, world.acme), name="browser"
+        )
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return api_token, _ticket(client).json()["ticket"]
+
+    api_token, ticket = await sync_to_async(create)()
+    bob = await ready(f"/ws/orgs/acme/events/?ticket={ticket}")
+    await sync_to_async(services.token_revoke)(api_token=api_token, actor=world.bob)
+    assert await closed_with(bob) == 4401
+
+
+async def test_a_ticket_socket_from_a_session_closes_when_the_session_ends(  # type: ignore[no-untyped-def]
+    world, monkeypatch
+) -> None:
+    monkeypatch.setattr(OrganizationEventsConsumer, "recheck_seconds", 0.2)
+
+    def session_ticket() -> str:
+        client = Client()
+        client.force_login(world.bob)
+        return str(_ticket(client).json()["ticket"])
+
+    bob = await ready(f"/ws/orgs/acme/events/?ticket={await sync_to_async(session_ticket)()}")
+
+    def log_out() -> None:
+        from django.contrib.sessions.models import Session
+
+        Session.objects.all().delete()
+
+    await sync_to_async(log_out)()
+    assert await closed_with(bob) == 4401
