@@ -4,6 +4,7 @@ and sockets that follow access changes."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any, get_args
 
@@ -25,6 +26,15 @@ from tenants.roles import Role
 from tests.conftest import api_as, token_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _close_the_consumers_connections() -> AsyncIterator[None]:
+    yield
+    # The consumers' worker thread holds its own database connection; the test database is
+    # dropped after the session and must have no one connected.
+    await sync_to_async(connections.close_all)()
+
 
 AUDIT_EVENT: Event = {
     "type": "audit.created",
@@ -408,9 +418,6 @@ async def test_on_postgres_and_redis_a_session_socket_connects_and_follows_acces
         assert await closed_with(bob) == 4404
     finally:
         await sync_to_async(rls.set_context)(system=True, organization_id=None, user_id=None)
-        # The consumers' worker thread holds its own connection; the test database is dropped
-        # after the session and must have no one connected.
-        await sync_to_async(connections.close_all)()
 
 
 # --- Tickets: a socket URL that carries no lasting secret ----------------------------------------
