@@ -11,6 +11,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from kernel.errors import json_not_found
 from portal import health, views
+from portal.api.views import RealtimeTicketView
 from tenants.forms import RateLimitedAuthenticationForm
 from tenants.urls import org_urlpatterns as tenants_org_urls
 
@@ -25,6 +26,7 @@ api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("biometrics.api.urls")),
     path("", include("ledger.api.urls")),
+    path("orgs/<slug:org>/realtime/ticket/", RealtimeTicketView.as_view(), name="realtime-ticket"),
     path("<path:rest>", json_not_found),  # JSON 404 for unknown API paths
 ]
 

@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from kernel.events import publish
+from kernel.events import notify_access_changed, publish
 from tenants import tokens as token_secrets
 from tenants.errors import (
     AlreadyMember,
@@ -125,6 +125,8 @@ def organization_set_status(
         previous = organization.status
         organization.status = status
         organization.save(update_fields=["status"])
+        # Live sockets resolve their access again (before the audit event is sent).
+        transaction.on_commit(lambda: notify_access_changed(organization_id=organization.pk))
         audit_record(
             organization=organization,
             actor=actor,
@@ -230,6 +232,7 @@ def membership_change_role(
     previous = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    transaction.on_commit(lambda: notify_access_changed(user_id=membership.user_id))
     audit_record(
         organization=membership.organization,
         actor=actor,
@@ -260,6 +263,8 @@ def membership_remove(
     if membership.role == Role.OWNER and _owner_count(membership.organization) <= 1:
         raise LastOwner("The last owner cannot be removed; make someone else owner first.")
     organization = membership.organization
+    user_id = membership.user_id
+    transaction.on_commit(lambda: notify_access_changed(user_id=user_id))
     audit_record(
         organization=organization,
         actor=actor,
@@ -449,6 +454,7 @@ def token_revoke(
     if api_token.revoked_at is None:
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at"])
+        transaction.on_commit(lambda: notify_access_changed(token_id=api_token.pk))
         audit_record(
             organization=api_token.organization,
             actor=actor,
