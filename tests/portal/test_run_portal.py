@@ -63,7 +63,7 @@ def start_portal(tmp_path: Path, port: int) -> tuple[subprocess.Popen[bytes], in
     env = {**os.environ, "PORTAL_VAR_DIR": str(tmp_path), "PORTAL_ENV": "development"}
     for name in ("REDIS_URL", "DATABASE_URL", "TRUSTED_PROXIES"):
         env.pop(name, None)
-    parent = subprocess.Popen(  # noqa: S603
+    parent = subprocess.Popen(
         [sys.executable, "manage.py", "run_portal", "--no-ledger", "--port", str(port)],
         cwd=ROOT,
         env=env,

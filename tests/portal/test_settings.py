@@ -57,7 +57,7 @@ def test_processes_starting_together_agree_on_one_key(tmp_path) -> None:  # type
     env = {**os.environ, "PORTAL_ENV": "development", "SECRET_KEY": ""}
     env["PORTAL_VAR_DIR"] = str(tmp_path)
     processes = [
-        subprocess.Popen(  # noqa: S603
+        subprocess.Popen(
             [sys.executable, "-c", PRINT_KEY], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
         )
         for _ in range(4)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.test import Client
 from django.utils import timezone
 
 from tenants import selectors, services
+from tenants.errors import InvalidField
 from tenants.models import ApiToken, Membership
 from tests.conftest import api_as
 from tests.tenants.test_api import assert_error
@@ -16,9 +18,7 @@ from tests.tenants.test_api import assert_error
 def test_the_ui_refuses_a_token_that_has_already_expired(world) -> None:  # type: ignore[no-untyped-def]
     client = Client()
     client.force_login(world.bob)
-    response = client.post(
-        "/o/acme/tokens/", {"name": "stale", "expires_at": "2001-01-01 00:00"}
-    )
+    response = client.post("/o/acme/tokens/", {"name": "stale", "expires_at": "2001-01-01 00:00"})
     assert response.status_code == 200
     assert b"The expiry must be in the future." in response.content
     assert b'id="new-token"' not in response.content
@@ -27,15 +27,14 @@ def test_the_ui_refuses_a_token_that_has_already_expired(world) -> None:  # type
 
 def test_the_service_refuses_a_past_expiry_as_a_validation_error(world) -> None:  # type: ignore[no-untyped-def]
     membership = Membership.objects.get(user=world.bob, organization=world.acme)
-    try:
+    with pytest.raises(InvalidField) as refused:
         services.token_create(
             membership=membership, name="x", expires_at=timezone.now() - timedelta(seconds=1)
         )
-    except Exception as exc:  # noqa: BLE001  (the assertion names what is expected)
-        assert getattr(exc, "code", None) == "validation_error"
-        assert exc.details == {"fields": {"expires_at": ["The expiry must be in the future."]}}  # type: ignore[attr-defined]
-    else:
-        raise AssertionError("a token that expired at creation was made")
+    assert refused.value.code == "validation_error"
+    assert refused.value.details == {
+        "fields": {"expires_at": ["The expiry must be in the future."]}
+    }
     assert not ApiToken.objects.filter(name="x").exists()
 
 
@@ -51,7 +50,7 @@ def test_the_api_refuses_a_past_expiry(world) -> None:  # type: ignore[no-untype
 
 def test_active_tokens_leave_out_expired_and_revoked_ones(world) -> None:  # type: ignore[no-untyped-def]
     membership = Membership.objects.get(user=world.bob, organization=world.acme)
-    live, _ = services.token_create(membership=membership, name="live")
+    services.token_create(membership=membership, name="live")
     expired, _ = services.token_create(membership=membership, name="expired")
     revoked, _ = services.token_create(membership=membership, name="revoked")
     ApiToken.objects.filter(pk=expired.pk).update(expires_at=timezone.now() - timedelta(hours=1))
@@ -63,7 +62,9 @@ def test_a_member_holds_at_most_the_configured_number_of_tokens(world, settings)
     settings.API_TOKENS_PER_MEMBER = 3
     bob = api_as(world.bob, world.acme)  # the client's own token is the first
     for name in ("two", "three"):
-        assert bob.post("/api/v1/orgs/acme/tokens/", {"name": name}, format="json").status_code == 201
+        assert (
+            bob.post("/api/v1/orgs/acme/tokens/", {"name": name}, format="json").status_code == 201
+        )
     response = bob.post("/api/v1/orgs/acme/tokens/", {"name": "four"}, format="json")
     assert_error(response, 409, "token_limit")
     assert response.json()["error"]["details"] == {"limit": 3}
