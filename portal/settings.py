@@ -278,6 +278,9 @@ REST_FRAMEWORK = {
         "user": API_THROTTLE_USER,
         "anon": API_THROTTLE_ANON,
     },
+    # Throttles key anonymous clients on REMOTE_ADDR, never on X-Forwarded-For, which any client
+    # can send: behind TRUSTED_PROXIES the ASGI server has already put the real client there.
+    "NUM_PROXIES": 0,
     "EXCEPTION_HANDLER": "kernel.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

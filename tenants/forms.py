@@ -8,6 +8,7 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils import timezone
 
+from kernel.http import client_ip
 from tenants import services
 from tenants.roles import Role
 
@@ -22,7 +23,7 @@ class RateLimitedAuthenticationForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         username = (self.data.get("username") or "").strip()
-        ip = self.request.META.get("REMOTE_ADDR") if self.request else None
+        ip = client_ip(self.request) if self.request else None
         password = self.data.get("password") or ""
         # Only a request that will check a password counts (an empty field checks none).
         if username and password and not services.login_attempt_begin(username=username, ip=ip):

@@ -69,3 +69,17 @@ def test_an_empty_password_does_not_reset_the_count(settings, monkeypatch) -> No
             request, data={"username": "alice", "password": password}
         ).is_valid()
     assert len(calls) == 2
+
+
+def test_a_forwarded_for_header_does_not_open_a_new_lock_out_window(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    settings.LOGIN_MAX_FAILURES = 2
+    calls: list[int] = []
+    monkeypatch.setattr(auth_forms, "authenticate", lambda request, **kw: calls.append(1))
+    for i in range(4):
+        request = RequestFactory().post(
+            "/login/", REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR=f"198.51.100.{i}"
+        )
+        RateLimitedAuthenticationForm(
+            request, data={"username": "alice", "password": "x"}
+        ).is_valid()
+    assert len(calls) == 2
