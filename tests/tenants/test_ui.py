@@ -107,3 +107,33 @@ def test_the_api_docs_are_served_locally(client) -> None:
     page = client.get("/api/docs/")
     assert page.status_code == 200
     assert b"cdn" not in page.content.lower() and b"jsdelivr" not in page.content.lower()
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.MEMBER, Role.OPERATOR, Role.ADMIN, Role.OWNER])
+def test_every_navigation_link_opens_for_the_role_that_sees_it(world, role) -> None:  # type: ignore[no-untyped-def]
+    Membership.objects.filter(user=world.bob, organization=world.acme).update(role=role)
+    client = Client()
+    client.force_login(world.bob)
+    page = client.get("/o/acme/")
+    nav = re.search(rb'<nav class="orgnav".*?</nav>', page.content, re.S).group(0)
+    links = [href.decode() for href in re.findall(rb'href="([^"]+)"', nav)]
+    assert links, "the navigation has links"
+    for href in links:
+        assert client.get(href).status_code == 200, (role, href)
+    # each link is shown exactly to the roles its view accepts
+    assert ("/o/acme/identify/" in links) == role.at_least(Role.OPERATOR)
+    assert ("/o/acme/audit/" in links) == role.at_least(Role.ADMIN)
+    assert ("/o/acme/settings/" in links) == role.at_least(Role.ADMIN)
+
+
+def test_the_only_member_of_a_suspended_organization_is_not_sent_in_a_circle(world) -> None:  # type: ignore[no-untyped-def]
+    world.globex.status = "suspended"
+    world.globex.save()
+    client = Client()
+    client.force_login(world.mallory)
+    denied = client.get("/o/globex/")
+    assert denied.status_code == 403
+    back = re.search(rb'<a href="([^"]+)">Back to your organizations</a>', denied.content)
+    home = client.get(back.group(1).decode())
+    assert home.status_code == 200
+    assert b"suspended" in home.content
