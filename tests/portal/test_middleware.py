@@ -20,7 +20,7 @@ def directives(header: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("path", ["/login/", "/o/acme/", "/o/acme/members/", "/api/v1/orgs/"])
-def test_every_response_carries_a_strict_content_security_policy(world, path) -> None:  # type: ignore[no-untyped-def]
+def test_every_response_carries_a_strict_content_security_policy(world, path) -> None:
     client = Client()
     client.force_login(world.alice)
     policy = directives(client.get(path)["Content-Security-Policy"])
@@ -45,7 +45,7 @@ def test_our_templates_have_no_inline_script_or_style() -> None:
     assert offenders == []
 
 
-def test_the_rendered_pages_have_no_inline_script_or_style(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_rendered_pages_have_no_inline_script_or_style(world) -> None:
     client = Client()
     client.force_login(world.alice)
     for path in ("/o/acme/", "/o/acme/members/", "/o/acme/tokens/", "/o/acme/identify/"):
@@ -54,7 +54,7 @@ def test_the_rendered_pages_have_no_inline_script_or_style(world) -> None:  # ty
         assert not re.search(r"<style\b|\sstyle=\"", html), path
 
 
-def test_the_api_docs_need_no_inline_script_or_style(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_docs_need_no_inline_script_or_style(client) -> None:
     html = client.get("/api/docs/").content.decode()
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>|<style\b", html)
     script = re.search(r'<script src="(/api/docs/\?[^"]*script[^"]*)"', html).group(1)

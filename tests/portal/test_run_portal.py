@@ -50,7 +50,7 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def poll(condition, seconds: float) -> bool:  # type: ignore[no-untyped-def]
+def poll(condition, seconds: float) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -79,7 +79,7 @@ def start_portal(tmp_path: Path, port: int) -> tuple[subprocess.Popen[bytes], in
 @pytest.mark.parametrize(
     "how", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP], ids=["KILL", "TERM", "HUP"]
 )
-def test_the_children_exit_when_the_parent_is_killed(tmp_path, how) -> None:  # type: ignore[no-untyped-def]
+def test_the_children_exit_when_the_parent_is_killed(tmp_path, how) -> None:
     port = free_port()
     parent, server = start_portal(tmp_path, port)
     try:
@@ -97,7 +97,7 @@ def test_the_children_exit_when_the_parent_is_killed(tmp_path, how) -> None:  # 
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
-def test_the_server_ignores_forwarded_headers_by_default(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_server_ignores_forwarded_headers_by_default(tmp_path) -> None:
     port = free_port()
     parent, server = start_portal(tmp_path, port)
     try:

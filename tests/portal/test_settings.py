@@ -34,7 +34,7 @@ def secret_key(var_dir: Path, **env: str) -> str:
     return result.stdout.strip()
 
 
-def test_development_generates_a_private_random_key_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_development_generates_a_private_random_key_once(tmp_path) -> None:
     # given two installations without SECRET_KEY
     first = secret_key(tmp_path / "one")
     other = secret_key(tmp_path / "two")
@@ -48,12 +48,12 @@ def test_development_generates_a_private_random_key_once(tmp_path) -> None:  # t
     assert "insecure" not in first
 
 
-def test_a_configured_secret_key_wins_and_writes_no_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_configured_secret_key_wins_and_writes_no_file(tmp_path) -> None:
     assert secret_key(tmp_path, SECRET_KEY="configured-" + "k" * 50) == "configured-" + "k" * 50
     assert not (tmp_path / "secret_key").exists()
 
 
-def test_processes_starting_together_agree_on_one_key(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_processes_starting_together_agree_on_one_key(tmp_path) -> None:
     env = {**os.environ, "PORTAL_ENV": "development", "SECRET_KEY": ""}
     env["PORTAL_VAR_DIR"] = str(tmp_path)
     processes = [

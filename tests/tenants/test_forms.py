@@ -13,14 +13,14 @@ from tenants.forms import RateLimitedAuthenticationForm
 
 def test_parallel_guesses_check_at_most_the_allowed_number_of_passwords(
     settings,
-    monkeypatch,  # type: ignore[no-untyped-def]
+    monkeypatch,
 ) -> None:
     # given a password check that takes a moment, as a real hash does
     settings.LOGIN_MAX_FAILURES = 5
     checks: list[str] = []
     lock = threading.Lock()
 
-    def slow_wrong_password(request, **credentials):  # type: ignore[no-untyped-def]
+    def slow_wrong_password(request, **credentials):
         with lock:
             checks.append(credentials["password"])
         time.sleep(0.02)
@@ -47,7 +47,7 @@ def test_parallel_guesses_check_at_most_the_allowed_number_of_passwords(
     assert len(checks) == 5
 
 
-def test_a_locked_out_pair_gets_no_password_check(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_locked_out_pair_gets_no_password_check(settings, monkeypatch) -> None:
     settings.LOGIN_MAX_FAILURES = 2
     calls: list[int] = []
     monkeypatch.setattr(auth_forms, "authenticate", lambda request, **kw: calls.append(1))
@@ -59,7 +59,7 @@ def test_a_locked_out_pair_gets_no_password_check(settings, monkeypatch) -> None
     assert form.errors["__all__"][0].startswith("Too many failed attempts")
 
 
-def test_an_empty_password_does_not_reset_the_count(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_an_empty_password_does_not_reset_the_count(settings, monkeypatch) -> None:
     settings.LOGIN_MAX_FAILURES = 2
     calls: list[int] = []
     monkeypatch.setattr(auth_forms, "authenticate", lambda request, **kw: calls.append(1))
@@ -71,7 +71,7 @@ def test_an_empty_password_does_not_reset_the_count(settings, monkeypatch) -> No
     assert len(calls) == 2
 
 
-def test_a_forwarded_for_header_does_not_open_a_new_lock_out_window(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_a_forwarded_for_header_does_not_open_a_new_lock_out_window(settings, monkeypatch) -> None:
     settings.LOGIN_MAX_FAILURES = 2
     calls: list[int] = []
     monkeypatch.setattr(auth_forms, "authenticate", lambda request, **kw: calls.append(1))

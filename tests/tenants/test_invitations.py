@@ -21,7 +21,7 @@ from tests.tenants.test_api import assert_error
 SIGNUP = {"password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42"}
 
 
-def invite(world, email: str, role: str = "member") -> tuple[int, str]:  # type: ignore[no-untyped-def]
+def invite(world, email: str, role: str = "member") -> tuple[int, str]:
     response = api_as(world.alice, world.acme).post(
         "/api/v1/orgs/acme/invitations/", {"email": email, "role": role}, format="json"
     )
@@ -30,7 +30,7 @@ def invite(world, email: str, role: str = "member") -> tuple[int, str]:  # type:
     return body["id"], body["accept_url"].split("testserver", 1)[1]
 
 
-def test_a_signed_in_user_with_another_address_cannot_accept(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_signed_in_user_with_another_address_cannot_accept(world) -> None:
     # given an invitation for carol, whose link mallory got hold of
     pk, path = invite(world, "carol@example.com")
     client = Client()
@@ -46,7 +46,7 @@ def test_a_signed_in_user_with_another_address_cannot_accept(world) -> None:  # 
     assert Invitation.objects.get(pk=pk).state == "pending"
 
 
-def test_the_service_names_the_wrong_user_refusal(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_service_names_the_wrong_user_refusal(world) -> None:
     _invitation, link = services.invitation_create(
         organization=world.acme,
         email="carol@example.com",
@@ -60,7 +60,7 @@ def test_the_service_names_the_wrong_user_refusal(world) -> None:  # type: ignor
     assert (refused.value.code, refused.value.status) == ("invitation_wrong_user", 403)
 
 
-def test_the_invited_account_accepts_whatever_the_case_of_its_address(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_invited_account_accepts_whatever_the_case_of_its_address(world) -> None:
     carol = get_user_model().objects.create_user("carol", "Carol@Example.COM", "pw-carol-12345")
     pk, path = invite(world, "carol@example.com", "operator")
     client = Client()
@@ -70,14 +70,14 @@ def test_the_invited_account_accepts_whatever_the_case_of_its_address(world) -> 
     assert Invitation.objects.get(pk=pk).state == "accepted"
 
 
-def test_signing_up_through_the_link_uses_the_invited_address(world) -> None:  # type: ignore[no-untyped-def]
+def test_signing_up_through_the_link_uses_the_invited_address(world) -> None:
     _pk, path = invite(world, "dave@example.com")
     response = Client().post(path, {"username": "dave", **SIGNUP})
     assert response.status_code == 302
     assert get_user_model().objects.get(username="dave").email == "dave@example.com"
 
 
-def test_signing_up_is_refused_when_the_address_has_an_account(world) -> None:  # type: ignore[no-untyped-def]
+def test_signing_up_is_refused_when_the_address_has_an_account(world) -> None:
     # mallory's address has an account: a second account for it would dodge the binding
     _pk, path = invite(world, "mallory@globex.example")
     response = Client().post(path, {"username": "mallory2", **SIGNUP})
@@ -85,7 +85,7 @@ def test_signing_up_is_refused_when_the_address_has_an_account(world) -> None:  
     assert b"log in to accept" in response.content
 
 
-def test_a_second_invitation_to_an_address_replaces_the_first(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_invitation_to_an_address_replaces_the_first(world) -> None:
     first, first_path = invite(world, "erin@example.com", "viewer")
     second, second_path = invite(world, "ERIN@example.com", "operator")
     assert Invitation.objects.get(pk=first).state == "revoked"
@@ -96,7 +96,7 @@ def test_a_second_invitation_to_an_address_replaces_the_first(world) -> None:  #
     assert Client().get(second_path).status_code == 200
 
 
-def test_accepting_closes_every_other_invitation_to_the_address(world) -> None:  # type: ignore[no-untyped-def]
+def test_accepting_closes_every_other_invitation_to_the_address(world) -> None:
     # given two open invitations to one address (made before one-per-address was enforced)
     def legacy_invitation() -> Invitation:
         return Invitation.objects.create(
@@ -118,7 +118,7 @@ def test_accepting_closes_every_other_invitation_to_the_address(world) -> None: 
     assert newer.accepted_by.username == "frank"
 
 
-def test_pending_invitations_leave_out_people_who_joined(world) -> None:  # type: ignore[no-untyped-def]
+def test_pending_invitations_leave_out_people_who_joined(world) -> None:
     # given an invitation to an address whose account a platform admin then adds directly
     _pk, _path = invite(world, "grace@example.com")
     grace = get_user_model().objects.create_user("grace", "grace@example.com", "pw-grace-12345")
@@ -128,7 +128,7 @@ def test_pending_invitations_leave_out_people_who_joined(world) -> None:  # type
     assert selectors.organization_figures(organization=world.acme)["pending_invitations"] == 0
 
 
-def test_the_inviter_sees_the_link_once_with_no_store(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_inviter_sees_the_link_once_with_no_store(world) -> None:
     client = Client()
     client.force_login(world.alice)
     created = client.post(
@@ -143,7 +143,7 @@ def test_the_inviter_sees_the_link_once_with_no_store(world) -> None:  # type: i
 
 def test_resending_mails_the_same_link_again_with_a_new_expiry(
     world,
-    django_capture_on_commit_callbacks,  # type: ignore[no-untyped-def]
+    django_capture_on_commit_callbacks,
 ) -> None:
     pk, path = invite(world, "ivan@example.com")
     Invitation.objects.filter(pk=pk).update(expires_at=Invitation.objects.get(pk=pk).created_at)
@@ -159,7 +159,7 @@ def test_resending_mails_the_same_link_again_with_a_new_expiry(
     assert Client().get(path).status_code == 200
 
 
-def test_a_revoked_invitation_cannot_be_resent(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoked_invitation_cannot_be_resent(world) -> None:
     pk, _path = invite(world, "judy@example.com")
     alice = api_as(world.alice, world.acme)
     alice.post(f"/api/v1/orgs/acme/invitations/{pk}/revoke/", format="json")
@@ -170,7 +170,7 @@ def test_a_revoked_invitation_cannot_be_resent(world) -> None:  # type: ignore[n
     )
 
 
-def test_the_ui_resend_button_is_for_admins_only(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_ui_resend_button_is_for_admins_only(world) -> None:
     pk, _path = invite(world, "ken@example.com")
     client = Client()
     client.force_login(world.bob)

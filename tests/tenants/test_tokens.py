@@ -15,7 +15,7 @@ from tests.conftest import api_as
 from tests.tenants.test_api import assert_error
 
 
-def test_the_ui_refuses_a_token_that_has_already_expired(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_ui_refuses_a_token_that_has_already_expired(world) -> None:
     client = Client()
     client.force_login(world.bob)
     response = client.post("/o/acme/tokens/", {"name": "stale", "expires_at": "2001-01-01 00:00"})
@@ -25,7 +25,7 @@ def test_the_ui_refuses_a_token_that_has_already_expired(world) -> None:  # type
     assert not ApiToken.objects.filter(name="stale").exists()
 
 
-def test_the_service_refuses_a_past_expiry_as_a_validation_error(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_service_refuses_a_past_expiry_as_a_validation_error(world) -> None:
     membership = Membership.objects.get(user=world.bob, organization=world.acme)
     with pytest.raises(InvalidField) as refused:
         services.token_create(
@@ -38,7 +38,7 @@ def test_the_service_refuses_a_past_expiry_as_a_validation_error(world) -> None:
     assert not ApiToken.objects.filter(name="x").exists()
 
 
-def test_the_api_refuses_a_past_expiry(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_refuses_a_past_expiry(world) -> None:
     response = api_as(world.bob, world.acme).post(
         "/api/v1/orgs/acme/tokens/",
         {"name": "stale", "expires_at": "2001-01-01T00:00:00Z"},
@@ -48,7 +48,7 @@ def test_the_api_refuses_a_past_expiry(world) -> None:  # type: ignore[no-untype
     assert "expires_at" in response.json()["error"]["details"]["fields"]
 
 
-def test_active_tokens_leave_out_expired_and_revoked_ones(world) -> None:  # type: ignore[no-untyped-def]
+def test_active_tokens_leave_out_expired_and_revoked_ones(world) -> None:
     membership = Membership.objects.get(user=world.bob, organization=world.acme)
     services.token_create(membership=membership, name="live")
     expired, _ = services.token_create(membership=membership, name="expired")
@@ -58,7 +58,7 @@ def test_active_tokens_leave_out_expired_and_revoked_ones(world) -> None:  # typ
     assert selectors.organization_figures(organization=world.acme)["active_tokens"] == 1
 
 
-def test_a_member_holds_at_most_the_configured_number_of_tokens(world, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_member_holds_at_most_the_configured_number_of_tokens(world, settings) -> None:
     settings.API_TOKENS_PER_MEMBER = 3
     bob = api_as(world.bob, world.acme)  # the client's own token is the first
     for name in ("two", "three"):
@@ -74,7 +74,7 @@ def test_a_member_holds_at_most_the_configured_number_of_tokens(world, settings)
     assert api_as(world.alice, world.acme).get("/api/v1/orgs/acme/").status_code == 200
 
 
-def test_the_ui_explains_the_token_limit(world, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_ui_explains_the_token_limit(world, settings) -> None:
     settings.API_TOKENS_PER_MEMBER = 1
     client = Client()
     client.force_login(world.bob)
@@ -84,7 +84,7 @@ def test_the_ui_explains_the_token_limit(world, settings) -> None:  # type: igno
     assert b"revoke one first" in refused.content
 
 
-def test_responses_with_a_token_secret_are_never_cached(world) -> None:  # type: ignore[no-untyped-def]
+def test_responses_with_a_token_secret_are_never_cached(world) -> None:
     client = Client()
     client.force_login(world.bob)
     page = client.post("/o/acme/tokens/", {"name": "laptop"})

@@ -110,7 +110,7 @@ def test_the_api_docs_are_served_locally(client) -> None:
 
 
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.MEMBER, Role.OPERATOR, Role.ADMIN, Role.OWNER])
-def test_every_navigation_link_opens_for_the_role_that_sees_it(world, role) -> None:  # type: ignore[no-untyped-def]
+def test_every_navigation_link_opens_for_the_role_that_sees_it(world, role) -> None:
     Membership.objects.filter(user=world.bob, organization=world.acme).update(role=role)
     client = Client()
     client.force_login(world.bob)
@@ -126,7 +126,7 @@ def test_every_navigation_link_opens_for_the_role_that_sees_it(world, role) -> N
     assert ("/o/acme/settings/" in links) == role.at_least(Role.ADMIN)
 
 
-def test_the_only_member_of_a_suspended_organization_is_not_sent_in_a_circle(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_only_member_of_a_suspended_organization_is_not_sent_in_a_circle(world) -> None:
     world.globex.status = "suspended"
     world.globex.save()
     client = Client()
