@@ -2,7 +2,7 @@
 
 They rewrite what the validator sends, after its own honest replica decided it:
 
-- ``bad_signatures``: every vote and timeout leaves with a valid-looking signature over the wrong
+- ``bad_signature``: every vote and timeout leaves with a valid-looking signature over the wrong
   message (a real G2 point, so only the aggregate check can catch it);
 - ``equivocate``: as leader it sends its proposal to the even-indexed peers and a different block
   for the same round (same parent, empty payload, later timestamp) to the odd-indexed ones.
@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from ledger.consensus import Block, Message, Proposal, TimeoutMsg, Vote, make_block
 from ledger.consensus.crypto import Backend
+from ledger.simulation.byzantine import ByzantineBehaviour
 
 __all__ = ["Byzantine"]
 
@@ -32,7 +33,7 @@ class Byzantine:
 
     def __init__(
         self,
-        behaviour: str,
+        behaviour: ByzantineBehaviour,
         *,
         secret_key: int,
         crypto: Backend,
@@ -50,10 +51,16 @@ class Byzantine:
     def outgoing(self, to: int, message: Message) -> Message:
         """The message peer ``to`` receives instead of ``message``."""
         rewritten: Message | None = None
-        if self.behaviour == "bad_signatures" and isinstance(message, Vote | TimeoutMsg):
+        if self.behaviour is ByzantineBehaviour.BAD_SIGNATURE and isinstance(
+            message, Vote | TimeoutMsg
+        ):
             wrong = self._crypto.Sign(self._sk, b"not what was claimed" + message.hash)
             rewritten = dataclasses.replace(message, signature=wrong)
-        if self.behaviour == "equivocate" and isinstance(message, Proposal) and to % 2 == 1:
+        if (
+            self.behaviour is ByzantineBehaviour.EQUIVOCATE
+            and isinstance(message, Proposal)
+            and to % 2 == 1
+        ):
             rewritten = self._twin(message)
         if rewritten is None:
             return message

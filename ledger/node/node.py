@@ -63,6 +63,7 @@ from ledger.consensus import (
 )
 from ledger.consensus.crypto import Backend
 from ledger.consensus.types import ZERO_HASH
+from ledger.simulation.byzantine import ByzantineBehaviour
 from ledger.state import (
     INVALID_STATE_ROOT,
     MAX_BLOCK_BYTES,
@@ -302,7 +303,7 @@ class Node:
     def _payload_source(self, limit: int) -> Sequence[bytes]:
         """The leader's transactions, built on the state of the block it extends (the high QC's
         block, exactly what ``build_proposal`` takes as parent)."""
-        if self.byzantine is not None and self.byzantine.behaviour == "equivocate":
+        if self.byzantine is not None and self.byzantine.behaviour is ByzantineBehaviour.EQUIVOCATE:
             return ()  # keeps the twin (empty) and the original equally valid
         parent = self.replica.get_block(self.replica.high_qc.block_hash)
         if parent is None or not len(self.mempool):

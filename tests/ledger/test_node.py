@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ledger.consensus import SafetyState, make_block, make_root_qc
 from ledger.node.chain import ChainSpec, build_chain_spec
-from ledger.node.config import NodeConfig
+from ledger.node.config import ConfigError, NodeConfig
 from ledger.node.mempool import Mempool, MempoolFull
 from ledger.node.storage import Storage, StorageError
 from ledger.node.wire import (
@@ -31,6 +31,7 @@ from ledger.node.wire import (
     encode_txs,
     parse_frame_length,
 )
+from ledger.simulation import ByzantineBehaviour
 from ledger.state import (
     MAX_TX_BYTES,
     Anchor,
@@ -168,6 +169,36 @@ def test_storage_keeps_only_the_latest_snapshots(tmp_path: Path, spec: ChainSpec
 
 
 # -- wire format ---------------------------------------------------------------------------
+
+
+def _config_with(**extra: object) -> dict[str, object]:
+    return {
+        "chain_id": CHAIN, "index": 0, "genesis_file": "genesis.json", "bls_key_file": "bls.key",
+        "listen": {"host": "127.0.0.1", "port": 1}, "http": {"host": "127.0.0.1", "port": 2},
+        **extra,
+    }  # fmt: skip
+
+
+def test_the_config_takes_a_byzantine_behaviour_by_its_shared_simulator_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given test mode
+    monkeypatch.setenv("LEDGER_NODE_TEST_MODE", "1")
+    # when a config names a behaviour the validator process can play
+    config = NodeConfig.from_json(_config_with(byzantine="bad_signature"), tmp_path)
+    # then it is parsed into the one shared name
+    assert config.byzantine is ByzantineBehaviour.BAD_SIGNATURE
+
+
+@pytest.mark.parametrize("name", ["bad_signatures", "withhold", "Equivocate"])
+def test_the_config_refuses_an_unknown_byzantine_behaviour_naming_the_choices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # given test mode and a name the validator process cannot play
+    monkeypatch.setenv("LEDGER_NODE_TEST_MODE", "1")
+    # when / then loading fails with the accepted names in the message
+    with pytest.raises(ConfigError, match="choose from equivocate, bad_signature"):
+        NodeConfig.from_json(_config_with(byzantine=name), tmp_path)
 
 
 def test_frames_outside_the_length_bounds_are_protocol_errors() -> None:
