@@ -41,7 +41,7 @@ from ledger.consensus import (
     make_genesis,
 )
 from ledger.consensus.crypto import KeyGen, backend
-from ledger.consensus.receipts import (
+from ledger.receipts import (
     TransactionReceipt,
     compute_inclusion_proof,
     verify_receipt,

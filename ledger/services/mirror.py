@@ -19,7 +19,6 @@ from ledger.client import NodeClient
 from ledger.conf import genesis_file
 from ledger.consensus import decode
 from ledger.consensus.errors import DecodeError
-from ledger.consensus.receipts import entry_proof_to_json
 from ledger.errors import GENESIS_MISMATCH, LedgerError
 from ledger.follower import AppliedBlock, ChainError, ChainVerifier, GenesisInfo
 from ledger.models import (
@@ -30,6 +29,7 @@ from ledger.models import (
     MirrorTransaction,
     OrganizationKey,
 )
+from ledger.receipts import entry_proof_to_json
 from ledger.state import (
     OrgKeyRotate,
     State,

@@ -1,6 +1,6 @@
 """Receipts of an organization's committed transactions, built from the verified mirror.
 
-A receipt (``ledger.consensus.receipts``) lets anyone check offline that a transaction is in a
+A receipt (``ledger.receipts``) lets anyone check offline that a transaction is in a
 finalised block of the chain with a given genesis, and whether the state machine committed or
 rejected it. Everything in it comes from rows the follower verified before mirroring them.
 """
@@ -12,16 +12,16 @@ from typing import Any
 from django.db.models import Max
 
 from ledger.consensus import Block, CommitCert, decode
-from ledger.consensus.receipts import (
+from ledger.errors import CORRUPT_MIRROR, INCOMPLETE_MIRROR, NO_CHAIN, LedgerError
+from ledger.follower import ChainVerifier, GenesisInfo
+from ledger.models import MirrorBlock, MirrorChain, MirrorTransaction
+from ledger.outbox import ledger_id_for
+from ledger.receipts import (
     EpochChange,
     TransactionReceipt,
     compute_inclusion_proof,
     entry_proof_from_json,
 )
-from ledger.errors import CORRUPT_MIRROR, INCOMPLETE_MIRROR, NO_CHAIN, LedgerError
-from ledger.follower import ChainVerifier, GenesisInfo
-from ledger.models import MirrorBlock, MirrorChain, MirrorTransaction
-from ledger.outbox import ledger_id_for
 from ledger.services.mirror import state_proofs
 from ledger.state import ErrorCode, Receipt, ReceiptStatus
 from ledger.state.proofs import OutcomeProof

@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ledger.state.encoding import Reader, Writer
+from ledger.consensus.encoding import DecodeError, Reader, Writer
 from ledger.state.errors import InvalidTransaction, LedgerStateError
 from ledger.state.records import (
     RECEIPTS_DOMAIN,
@@ -99,8 +99,8 @@ def _decode_receipt(data: bytes) -> ProvedOutcome:
         tag, tx_hash, status = r.u8(), r.fixed(32), r.u8()
         code = r.fixed(r.u8()).decode("ascii")
         outcome = ProvedOutcome(tx_hash, status == 1, code, r.u64(), r.u32())
-        r.done()
-    except (InvalidTransaction, UnicodeDecodeError) as exc:
+        r.finish()
+    except (DecodeError, UnicodeDecodeError) as exc:
         raise InvalidProof("a receipt is malformed") from exc
     canonical = (
         Writer().u8(_RECEIPT_TAG).fixed(tx_hash, 32).u8(status).text(code)

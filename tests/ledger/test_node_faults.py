@@ -244,7 +244,7 @@ def test_it_recovers_from_a_partition_that_heals(
     check_agreement(cluster, load, list(range(4)))
 
 
-@pytest.mark.parametrize("behaviour", ["equivocate", "bad_signatures"])
+@pytest.mark.parametrize("behaviour", ["equivocate", "bad_signature"])
 def test_a_byzantine_validator_changes_nothing_for_the_honest_three(
     make_cluster: Callable[..., LocalCluster], behaviour: str
 ) -> None:
@@ -264,7 +264,7 @@ def test_a_byzantine_validator_changes_nothing_for_the_honest_three(
         load.stop()
     # then the honest three agree on one chain holding every accepted transaction
     check_agreement(cluster, load, [0, 1, 2])
-    if behaviour == "bad_signatures":  # and they counted what they refused
+    if behaviour == "bad_signature":  # and they counted what they refused
         refused = [cluster.status(i)["rejected_messages"] for i in (0, 1, 2)]
         assert sum(sum(r.values()) for r in refused) > 0, refused
 

@@ -12,9 +12,9 @@ from django.core.management import call_command
 
 from ledger import services
 from ledger.client import NodeClient
-from ledger.consensus.receipts import TransactionReceipt, verify_receipt
 from ledger.follower import Follower
 from ledger.models import MirrorBlock, MirrorTransaction
+from ledger.receipts import TransactionReceipt, verify_receipt
 from ledger.state import (
     Anchor,
     ValidatorAdd,
@@ -25,8 +25,8 @@ from ledger.state import (
 from tenants.models import Organization
 from tests.conftest import api_as
 from tests.ledger import test_portal_api
-from tests.ledger.test_consensus_support import secret_key
-from tests.ledger.test_portal_support import (
+from tests.ledger.consensus_support import secret_key
+from tests.ledger.portal_support import (
     CHAIN,
     VALIDATOR_ORGS,
     LedgerHarness,

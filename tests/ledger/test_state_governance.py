@@ -19,7 +19,7 @@ from ledger.state import (
     sign_approval,
     with_approvals,
 )
-from ledger.state.encoding import MAX_AMOUNT
+from ledger.state.limits import MAX_AMOUNT
 from tests.ledger.state_world import (
     CHAIN_ID,
     World,

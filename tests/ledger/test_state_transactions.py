@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from ledger.consensus.encoding import Writer
 from ledger.state import (
     MAX_TX_BYTES,
     AccountOpen,
@@ -26,7 +27,6 @@ from ledger.state import (
     ValidatorAdd,
     ValidatorRemove,
 )
-from ledger.state.encoding import Writer
 from tests.ledger.state_world import (
     CHAIN_ID,
     World,
@@ -40,7 +40,7 @@ C1 = hashlib.sha256(b"one").digest()
 
 def raw_tx(type_byte: int, payload: bytes, *, version: int = 1, sender: str = "org-a") -> bytes:
     """Hand-built wire bytes, to feed the decoder inputs no constructor would produce."""
-    w = Writer().u8(version).text(CHAIN_ID).u8(type_byte).text(sender).u64(1).var_bytes(payload)
+    w = Writer().u8(version).text(CHAIN_ID).u8(type_byte).text(sender).u64(1).var(payload)
     return w.getvalue() + bytes(64)
 
 

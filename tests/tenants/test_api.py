@@ -13,15 +13,7 @@ from tenants import tokens as token_secrets
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership
 from tenants.roles import Role
 from tests.conftest import PASSWORD, api_as, token_for
-
-
-def assert_error(response, status: int, code: str) -> None:
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
+from tests.tenants.api_support import assert_error
 
 
 def test_my_organizations_lists_each_membership_with_its_role(world) -> None:

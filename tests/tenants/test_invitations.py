@@ -16,7 +16,7 @@ from tenants.errors import InvitationWrongUser
 from tenants.models import Invitation, Membership
 from tenants.roles import Role
 from tests.conftest import api_as
-from tests.tenants.test_api import assert_error
+from tests.tenants.api_support import assert_error
 
 SIGNUP = {"password1": "a-long-passphrase-42", "password2": "a-long-passphrase-42"}
 

@@ -12,7 +12,7 @@ from tenants import selectors, services
 from tenants.errors import InvalidField
 from tenants.models import ApiToken, Membership
 from tests.conftest import api_as
-from tests.tenants.test_api import assert_error
+from tests.tenants.api_support import assert_error
 
 
 def test_the_ui_refuses_a_token_that_has_already_expired(world) -> None:

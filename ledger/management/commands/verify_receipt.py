@@ -1,6 +1,6 @@
 """``manage.py verify_receipt FILE [--genesis FILE]``: check a transaction receipt offline.
 
-A thin wrapper around ``ledger.consensus.receipts.verify_receipt`` (pure: no database, no node).
+A thin wrapper around ``ledger.receipts.verify_receipt`` (pure: no database, no node).
 Exits 0 and prints what the receipt proves, or exits 1 naming the part of the receipt that is
 wrong. ``--genesis`` pins the chain: a genesis description (``GET /v1/genesis``, genesis.json)
 whose genesis block hash the receipt's must equal.
@@ -16,7 +16,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from ledger.consensus.crypto import backend
-from ledger.consensus.receipts import (
+from ledger.receipts import (
     ReceiptError,
     TransactionReceipt,
     genesis_hash_from_json,

@@ -16,7 +16,7 @@ import pytest
 
 from ledger.consensus import compute_payload_root
 from ledger.consensus.crypto import backend
-from ledger.consensus.receipts import (
+from ledger.receipts import (
     EpochChange,
     ReceiptError,
     TransactionReceipt,
@@ -35,8 +35,8 @@ from ledger.state import (
 )
 from ledger.state.proofs import compute_outcome_proof
 from ledger.state.records import keys
-from tests.ledger.test_consensus_support import secret_key
-from tests.ledger.test_portal_support import (
+from tests.ledger.consensus_support import secret_key
+from tests.ledger.portal_support import (
     CHAIN,
     VALIDATOR_ORGS,
     LedgerHarness,

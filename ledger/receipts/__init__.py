@@ -24,6 +24,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.consensus.certificates import is_commit_chain, verify_commit, verify_qc
+from ledger.consensus.crypto import Backend
+from ledger.consensus.errors import DecodeError, InvalidValidatorSet
+from ledger.consensus.types import Block, BlockHeader, CommitCert, _mth, decode
+from ledger.consensus.validators import SIGNATURE_SIZE, ValidatorInfo, ValidatorSet
 from ledger.state.proofs import (
     InvalidProof,
     OutcomeProof,
@@ -32,12 +37,6 @@ from ledger.state.proofs import (
     verify_outcome,
 )
 from ledger.state.store import EntryProof
-
-from .certificates import is_commit_chain, verify_commit, verify_qc
-from .crypto import Backend
-from .errors import DecodeError, InvalidValidatorSet
-from .types import Block, BlockHeader, CommitCert, _mth, decode
-from .validators import SIGNATURE_SIZE, ValidatorInfo, ValidatorSet
 
 __all__ = [
     "RECEIPT_FORMAT",
