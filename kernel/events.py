@@ -36,7 +36,12 @@ class AuditCreatedData(TypedDict):
 
 
 EventKind = Literal[
-    "audit.created", "member.changed", "enrollment.progress", "block.committed", "ledger.tx"
+    "audit.created",
+    "member.changed",
+    "enrollment.progress",
+    "block.committed",
+    "ledger.tx",
+    "payment.updated",
 ]
 
 

@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "tenants",
     "ledger",
     "biometrics",
+    "payments",
     "portal",
 ]
 

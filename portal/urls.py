@@ -25,6 +25,7 @@ api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("biometrics.api.urls")),
     path("", include("ledger.api.urls")),
+    path("", include("payments.api.urls")),
     path("<path:rest>", json_not_found),  # JSON 404 for unknown API paths
 ]
 
