@@ -40,7 +40,7 @@ class LedgerAccountIdField(serializers.RegexField):
         super().__init__(anchored(ACCOUNT_ID_PATTERN), max_length=64, **kwargs)
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class PaymentAccountSerializer(serializers.ModelSerializer):
     """An account with its balances in minor units: ``posted`` as the ledger last reported it,
     ``held`` (0 until holds exist) and ``available = posted - held``."""
 
@@ -64,7 +64,7 @@ class AccountSerializer(serializers.ModelSerializer):
         return self.get_posted(account) - self.get_held(account)
 
 
-class AccountOpenSerializer(serializers.Serializer):
+class PaymentAccountOpenSerializer(serializers.Serializer):
     currency = serializers.ChoiceField(choices=_CURRENCY_CHOICES)
     name = serializers.CharField(max_length=100)
 

@@ -39,7 +39,7 @@ IDEMPOTENCY_KEY = OpenApiParameter(
 class AccountViewSet(mixins.ListModelMixin, OrgGenericViewSet):
     """The organization's accounts with their balances; admins open new ones."""
 
-    serializer_class = s.AccountSerializer
+    serializer_class = s.PaymentAccountSerializer
     queryset = Account.objects.none()
     action_roles = {"create": Role.ADMIN}
 
@@ -54,21 +54,21 @@ class AccountViewSet(mixins.ListModelMixin, OrgGenericViewSet):
         balances = selectors.account_balances(
             ledger_account_ids=[a.ledger_account_id for a in accounts]
         )
-        data = s.AccountSerializer(accounts, many=True, context={"balances": balances}).data
+        data = s.PaymentAccountSerializer(accounts, many=True, context={"balances": balances}).data
         return self.get_paginated_response(data) if page is not None else Response(data)
 
     @extend_schema(
-        request=s.AccountOpenSerializer,
-        responses={202: s.AccountSerializer},
+        request=s.PaymentAccountOpenSerializer,
+        responses={202: s.PaymentAccountSerializer},
         description="Open an account: 202 with status `opening`; `open` once the ledger commits.",
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        params = s.AccountOpenSerializer(data=request.data)
+        params = s.PaymentAccountOpenSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         account = services.account_open(
             organization=self.ctx.organization, actor=self.ctx.user, **params.validated_data
         )
-        return Response(s.AccountSerializer(account).data, status=status.HTTP_202_ACCEPTED)
+        return Response(s.PaymentAccountSerializer(account).data, status=status.HTTP_202_ACCEPTED)
 
 
 class DirectoryAccountsView(APIView):

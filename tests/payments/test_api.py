@@ -199,7 +199,9 @@ def test_the_threshold_is_per_currency_and_set_by_admins(
     policy = alice.get("/api/v1/orgs/acme/approval-policy/").json()["thresholds"]
     assert (policy["EUR"], policy["JPY"], policy["BHD"]) == (100_000, 1_000, 1_000_000)
     # when bob tries to change it, then alice lowers EUR to 10.00
-    denied = bob.put("/api/v1/orgs/acme/approval-policy/", {"thresholds": {"EUR": 1}}, format="json")
+    denied = bob.put(
+        "/api/v1/orgs/acme/approval-policy/", {"thresholds": {"EUR": 1}}, format="json"
+    )
     changed = alice.put(
         "/api/v1/orgs/acme/approval-policy/", {"thresholds": {"EUR": 1_000}}, format="json"
     )
@@ -313,9 +315,7 @@ def test_the_directory_needs_a_signed_in_user(api: Any) -> None:
 # --- accounts --------------------------------------------------------------------------------
 
 
-def test_an_admin_opens_an_account_and_a_member_cannot(
-    alice: Any, bob: Any, world: World
-) -> None:
+def test_an_admin_opens_an_account_and_a_member_cannot(alice: Any, bob: Any, world: World) -> None:
     denied = bob.post("/api/v1/orgs/acme/accounts/", {"currency": "USD", "name": "Ops"})
     response = alice.post("/api/v1/orgs/acme/accounts/", {"currency": "USD", "name": "Ops"})
     assert denied.status_code == 403
