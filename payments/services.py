@@ -338,11 +338,13 @@ def _locked_payment(organization: Organization, payment_id: int | str) -> Paymen
 
 @transaction.atomic
 def payment_approve(
-    *, organization: Organization, actor: AbstractBaseUser, payment_id: int | str
+    *, organization: Organization, actor: AbstractBaseUser, role: Role, payment_id: int | str
 ) -> Payment:
-    """The checker's approval (the caller checked the role: admin or owner): a payment waiting
-    for approval is queued on the ledger. The maker can never approve their own."""
+    """The checker's approval (an admin or owner): a payment waiting for approval is queued on
+    the ledger. The maker can never approve their own."""
     payment = _locked_payment(organization, payment_id)
+    if not role.at_least(Role.ADMIN):
+        raise AccessDenied("Only an admin or owner can approve a payment.")
     if payment.created_by_id == actor.pk:
         raise PaymentError(SELF_APPROVAL)
     if payment.status != Payment.Status.PENDING_APPROVAL:

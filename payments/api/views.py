@@ -155,8 +155,9 @@ class PaymentApproveView(OrgAPIView):
     @extend_schema(request=None, responses={200: s.PaymentSerializer})
     def post(self, request: Request, org: str, pk: int) -> Response:
         payment = services.payment_approve(
-            organization=self.ctx.organization, actor=self.ctx.user, payment_id=pk
-        )
+            organization=self.ctx.organization, actor=self.ctx.user, role=self.ctx.role,
+            payment_id=pk,
+        )  # fmt: skip
         return Response(
             s.PaymentSerializer(payment, context={"organization": payment.organization}).data
         )
