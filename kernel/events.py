@@ -47,7 +47,12 @@ class AuditCreatedData(TypedDict):
 
 
 EventKind = Literal[
-    "audit.created", "member.changed", "enrollment.progress", "block.committed", "ledger.tx"
+    "audit.created",
+    "member.changed",
+    "enrollment.progress",
+    "block.committed",
+    "ledger.tx",
+    "payment.updated",
 ]
 
 # Who may read each kind: "members" is every role of the organization, "admins" only admins and
@@ -59,6 +64,7 @@ EVENT_AUDIENCE: dict[str, Audience] = {
     "enrollment.progress": "members",
     "block.committed": "members",
     "ledger.tx": "members",
+    "payment.updated": "members",
 }
 
 

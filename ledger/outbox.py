@@ -10,11 +10,18 @@ payloads: names and words are those of ``ledger.state.json_codec`` (``{"action":
 "commitment": <hex>}`` for ``consent``, ``{"action": "enrolled", ...}`` for
 ``biometric_commitment``, ``{"commitment": ...}`` for ``anchor``, account ids, currencies and
 integer amounts for ``account_open`` / ``transfer``), so most dicts pass through unchanged.
+
+Apps above the ledger learn how their rows ended through an explicit registry:
+``register_decision_handler(tx_type, handler)`` (called from the app's ``AppConfig.ready``);
+``ledger.services.mirror.outbox_decided`` calls the handlers of the row's ``tx_type`` inside the
+transaction that marks the row committed or rejected, so each handler runs exactly once per row
+and commits (or rolls back) with that decision.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from django.db import IntegrityError, transaction
@@ -26,11 +33,15 @@ from ledger.state.limits import ACCOUNT_ID_PATTERN, CURRENCY_PATTERN
 from tenants.models import Organization
 
 __all__ = [
+    "Decision",
+    "DecisionHandler",
     "InvalidPayload",
     "OutboxConflict",
+    "decision_handlers",
     "ledger_id_for",
     "ledger_submit",
     "payload_for",
+    "register_decision_handler",
 ]
 
 # Payload values are commitments (32-byte keyed hashes or keys, hex), short action words,
@@ -137,3 +148,47 @@ def ledger_submit(
             f"idempotency key {idempotency_key!r} was used for another transaction"
         )
     return existing
+
+
+# --- decisions: who is told when a row is committed or rejected --------------------------------
+
+
+@dataclass(frozen=True)
+class Decision:
+    """How the ledger decided an outbox row: ``committed`` or ``rejected``, at ``height`` (None
+    when a node refused it at the door), with the receipt's ``code`` and ``reason``."""
+
+    tx_hash: str
+    status: str
+    height: int | None
+    code: str
+    reason: str
+
+    @property
+    def committed(self) -> bool:
+        return self.status == "committed"
+
+
+DecisionHandler = Callable[[LedgerOutbox, Decision], None]
+
+_DECISION_HANDLERS: dict[str, list[DecisionHandler]] = {}
+
+
+def register_decision_handler(tx_type: str, handler: DecisionHandler) -> None:
+    """Call ``handler(row, decision)`` whenever an outbox row of ``tx_type`` is decided.
+
+    The handler runs inside the deciding transaction (the follower's or the worker's, in system
+    context): it must only write the database, never call the network; whatever it wants to
+    publish it publishes on commit. Registering the same handler twice is a no-op, so an
+    ``AppConfig.ready`` that runs again does not double it.
+    """
+    if not WORD.fullmatch(tx_type):
+        raise ValueError(f"bad tx_type {tx_type!r}")
+    handlers = _DECISION_HANDLERS.setdefault(tx_type, [])
+    if handler not in handlers:
+        handlers.append(handler)
+
+
+def decision_handlers(tx_type: str) -> tuple[DecisionHandler, ...]:
+    """The handlers registered for ``tx_type``, in registration order."""
+    return tuple(_DECISION_HANDLERS.get(tx_type, ()))

@@ -36,6 +36,11 @@ app.conf.update(
         "biometrics-retention": {"task": "biometrics.tasks.retention_apply", "schedule": 3600.0},
         # Sign, submit and track the ledger outbox (idempotent: the worker locks rows).
         "ledger-outbox-drain": {"task": "ledger.tasks.outbox_drain", "schedule": 2.0},
+        # Forget payment idempotency keys older than their 24 hours.
+        "payments-idempotency-keys-expire": {
+            "task": "payments.tasks.idempotency_keys_expire",
+            "schedule": 3600.0,
+        },
     },
 )
 app.autodiscover_tasks()

@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "tenants",
     "ledger",
     "biometrics",
+    "payments",
     "portal",
 ]
 

@@ -198,12 +198,21 @@ def system_context() -> Iterator[None]:
 _IN_SYSTEM_CONTEXT = "(SELECT public.portal_in_system_context())"
 
 
-def _policy_sql(table: str, *, own_user_column: str | None) -> str:
+def _policy_sql(
+    table: str, *, own_user_column: str | None, shared_with_column: str | None = None
+) -> str:
     own = (
         f" OR {own_user_column} = NULLIF(current_setting('app.user_id', true), '')::bigint"
         if own_user_column
         else ""
     )
+    # A second organization reads the row (a payment's payee) but cannot write it: the column is
+    # in USING only, never in WITH CHECK.
+    if shared_with_column:
+        own += (
+            f" OR {shared_with_column} = "
+            "NULLIF(current_setting('app.organization_id', true), '')::bigint"
+        )
     # The sub-select makes the system check an InitPlan: evaluated once per query, not per row.
     using = (
         f"({_IN_SYSTEM_CONTEXT}"
@@ -223,14 +232,22 @@ def _policy_sql(table: str, *, own_user_column: str | None) -> str:
     )
 
 
-def enable_rls(table: str, *, own_user_column: str | None = None) -> migrations.RunPython:
-    """A migration operation enabling the tenant policy on ``table`` (PostgreSQL only)."""
+def enable_rls(
+    table: str, *, own_user_column: str | None = None, shared_with_column: str | None = None
+) -> migrations.RunPython:
+    """A migration operation enabling the tenant policy on ``table`` (PostgreSQL only).
+
+    ``shared_with_column`` names a second organization column whose organization may read the
+    row too, never write it (a payment is the payer's row, readable by the payee)."""
 
     def forwards(apps: object, schema_editor: object) -> None:
         if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
             return
         schema_editor.execute(SYSTEM_CONTEXT_SQL)  # type: ignore[attr-defined]
-        schema_editor.execute(_policy_sql(table, own_user_column=own_user_column))  # type: ignore[attr-defined]
+        sql = _policy_sql(
+            table, own_user_column=own_user_column, shared_with_column=shared_with_column
+        )
+        schema_editor.execute(sql)  # type: ignore[attr-defined]
 
     def backwards(apps: object, schema_editor: object) -> None:
         if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]

@@ -10,7 +10,8 @@ Layout under DIR (the contract's "Devnet layout")::
                                              mode 0600, devnet only (governance approvals)
 
 Validator i runs organization ``member-<i:02d>``, listens for peers on P + 2i and serves HTTP on
-P + 2i + 1. Each member org also gets a funded account ``<org>:eur`` (EUR) at genesis.
+P + 2i + 1. Each member org also gets two funded accounts at genesis: ``<org>:eur`` (EUR) and
+``<org>:usd`` (100,000.00 USD).
 ``prepare_devnet`` is idempotent: existing keys and genesis are reused, configs are rewritten.
 """
 
@@ -49,6 +50,8 @@ __all__ = [
 
 DEVNET_CHAIN_ID = "alliance-devnet"
 GENESIS_BALANCE = 10**12
+#: Each member's USD account at genesis: 100,000.00 USD in cents.
+GENESIS_USD_BALANCE = 10_000_000
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
 #: py_ecc spends ~0.4 s of CPU per signature check and ~0.1 s per signature: a round takes
 #: seconds on a shared machine, so the round timeout must be well above that or nothing commits.
@@ -140,8 +143,12 @@ def prepare_devnet(
             chain_id=DEVNET_CHAIN_ID,
             validators=tuple(members),
             accounts=tuple(
-                GenesisAccount(f"{org_id(i)}:eur", "EUR", org_id(i), GENESIS_BALANCE)
+                account
                 for i in range(validators)
+                for account in (
+                    GenesisAccount(f"{org_id(i)}:eur", "EUR", org_id(i), GENESIS_BALANCE),
+                    GenesisAccount(f"{org_id(i)}:usd", "USD", org_id(i), GENESIS_USD_BALANCE),
+                )
             ),
         )
         spec = build_chain_spec(config, bls)

@@ -29,6 +29,7 @@ from ledger.models import (
     MirrorTransaction,
     OrganizationKey,
 )
+from ledger.outbox import Decision, decision_handlers
 from ledger.receipts import entry_proof_to_json
 from ledger.state import (
     OrgKeyRotate,
@@ -255,7 +256,9 @@ def _open_outbox_hashes(hashes: list[str]) -> set[str]:
 def outbox_decided(
     tx_hash: str, *, status: str, height: int | None, code: str, reason: str
 ) -> None:
-    """Move the outbox row with ``tx_hash`` to committed/rejected (idempotent)."""
+    """Move the outbox row with ``tx_hash`` to committed/rejected (idempotent), and tell the
+    decision handlers registered for its type (``ledger.outbox.register_decision_handler``) in
+    the same transaction: a row is decided once, so each handler runs once."""
     row = (
         LedgerOutbox.objects.select_for_update(of=("self",))
         .select_related("organization")
@@ -278,6 +281,9 @@ def outbox_decided(
             "next_attempt_at",
         ]
     )  # fmt: skip
+    decision = Decision(tx_hash=tx_hash, status=status, height=height, code=code, reason=reason)
+    for handler in decision_handlers(row.tx_type):
+        handler(row, decision)
     data = events.LedgerTxData(
         outbox_id=row.pk,
         tx_type=row.tx_type,

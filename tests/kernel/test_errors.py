@@ -10,11 +10,17 @@ import pytest
 
 import biometrics.errors
 import ledger.errors
+import payments.errors
 import tenants.errors
 from kernel.errors import GENERIC_CODES, DomainError, codes_of, exception_handler
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_ERROR_MODULES: tuple[ModuleType, ...] = (tenants.errors, biometrics.errors, ledger.errors)
+APP_ERROR_MODULES: tuple[ModuleType, ...] = (
+    tenants.errors,
+    biometrics.errors,
+    ledger.errors,
+    payments.errors,
+)
 _ROW = re.compile(r"^\| `([a-z_]+)` \| (\d{3}) \|", re.MULTILINE)
 
 
@@ -51,6 +57,7 @@ def test_every_app_error_is_a_domain_error_with_a_client_or_server_status() -> N
     assert issubclass(tenants.errors.AccessDenied, DomainError)
     assert issubclass(biometrics.errors.BiometricError, DomainError)
     assert issubclass(ledger.errors.LedgerError, DomainError)
+    assert issubclass(payments.errors.PaymentError, DomainError)
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,13 @@ def test_seed_demo_is_idempotent(capsys) -> None:
     ]
     assert sorted(
         (m.user.username, m.organization.slug, m.role) for m in Membership.objects.all()
-    ) == [("alice", "acme", "owner"), ("bob", "acme", "member"), ("mallory", "globex", "member")]
+    ) == [
+        ("alice", "acme", "owner"),
+        ("bob", "acme", "member"),
+        ("grace", "globex", "owner"),
+        ("ivan", "initech", "owner"),
+        ("mallory", "globex", "member"),
+    ]
     assert "demo-password-123" in capsys.readouterr().out
 
 

@@ -38,11 +38,13 @@ from biometrics.models import (
     VerificationAttempt,
 )
 from ledger.models import LedgerOutbox, MirrorBlock, MirrorTransaction
+from payments.models import Payment
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership
 from tenants.roles import Role
 from tests.biometrics.factories import biometrics_objects
 from tests.conftest import PASSWORD, World, token_for
 from tests.ledger.factories import ledger_objects
+from tests.payments.factories import payments_objects
 from tests.tenants.factories import tenants_objects
 
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -88,6 +90,10 @@ PARAMETERS: dict[tuple[str, str], tuple[type[Model], str]] = {
     ("ledger_block", "height"): (MirrorBlock, "height"),
     ("ledger_tx", "tx_hash"): (MirrorTransaction, "hash"),
     ("ledger-api-tx-receipt", "tx_hash"): (MirrorTransaction, "hash"),
+    # payments
+    ("payments-payment-detail", "pk"): (Payment, "pk"),
+    ("payments-api-payment-approve", "pk"): (Payment, "pk"),
+    ("payments-api-payment-cancel", "pk"): (Payment, "pk"),
 }
 
 #: Rows every member of the alliance may read, whatever organization they act for.
@@ -172,6 +178,7 @@ def acme_objects(world: World) -> dict[type[Model], Model]:
         **tenants_objects(organization=world.acme, owner=world.alice, member=world.bob),
         **biometrics_objects(organization=world.acme, owner=world.alice),
         **ledger_objects(organization=world.acme),
+        **payments_objects(organization=world.acme, member=world.bob),
     }
 
 

@@ -24,12 +24,17 @@ USERS = [
     ("alice", "alice@acme.example", [("acme", Role.OWNER)], False),
     ("bob", "bob@acme.example", [("acme", Role.MEMBER)], False),
     ("mallory", "mallory@globex.example", [("globex", Role.MEMBER)], False),
+    # One owner per organization, so each can approve payments and open accounts.
+    ("grace", "grace@globex.example", [("globex", Role.OWNER)], False),
+    ("ivan", "ivan@initech.example", [("initech", Role.OWNER)], False),
     ("admin", "admin@alliance.example", [], True),
 ]
 
 
 class Command(BaseCommand):
-    help = "Create the demo alliance (acme, globex, initech; alice, bob, mallory, admin)."
+    help = (
+        "Create the demo alliance (acme, globex, initech; alice, bob, mallory, grace, ivan, admin)."
+    )
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument(
@@ -74,4 +79,6 @@ class Command(BaseCommand):
         self.stdout.write("    alice   owner of acme")
         self.stdout.write("    bob     member of acme")
         self.stdout.write("    mallory member of globex")
+        self.stdout.write("    grace   owner of globex")
+        self.stdout.write("    ivan    owner of initech")
         self.stdout.write("    admin   platform administrator (/platform/organizations/, /admin/)")

@@ -1,0 +1,131 @@
+"""Serializers of the payments API: parse and render only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from kernel.patterns import anchored
+from ledger.state.limits import ACCOUNT_ID_PATTERN, MAX_AMOUNT
+from payments.currencies import CURRENCIES
+from payments.models import Account, Payment
+from payments.selectors import payment_status
+
+_CURRENCY_CHOICES = sorted(CURRENCIES)
+
+
+class AmountField(serializers.IntegerField):
+    """A positive integer of minor units; strings, floats and booleans are refused (an amount
+    that was rounded or parsed on the way is not the amount the client meant)."""
+
+    default_error_messages = {
+        **serializers.IntegerField.default_error_messages,
+        "not_integer": "Send an integer number of minor units (e.g. 1050 for 10.50 EUR).",
+    }
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_AMOUNT)
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> int:
+        if type(data) is not int:  # bool is an int subclass: refused here too
+            self.fail("not_integer")
+        return int(super().to_internal_value(data))
+
+
+class LedgerAccountIdField(serializers.RegexField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(anchored(ACCOUNT_ID_PATTERN), max_length=64, **kwargs)
+
+
+class PaymentAccountSerializer(serializers.ModelSerializer):
+    """An account with its balances in minor units: ``posted`` as the ledger last reported it,
+    ``held`` (0 until holds exist) and ``available = posted - held``."""
+
+    id = serializers.CharField(source="ledger_account_id", read_only=True)
+    posted = serializers.SerializerMethodField()
+    held = serializers.SerializerMethodField()
+    available = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Account
+        fields = ["id", "currency", "name", "status", "posted", "held", "available", "subject_id"]
+        read_only_fields = fields
+
+    def get_posted(self, account: Account) -> int:
+        return int(self.context.get("balances", {}).get(account.ledger_account_id, 0))
+
+    def get_held(self, account: Account) -> int:
+        return 0
+
+    def get_available(self, account: Account) -> int:
+        return self.get_posted(account) - self.get_held(account)
+
+
+class PaymentAccountOpenSerializer(serializers.Serializer):
+    currency = serializers.ChoiceField(choices=_CURRENCY_CHOICES)
+    name = serializers.CharField(max_length=100)
+
+
+class DirectoryAccountSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    organization = serializers.CharField(help_text="Slug of the organization holding it.")
+    currency = serializers.CharField()
+    name = serializers.CharField()
+
+
+class PaymentCreateSerializer(serializers.Serializer):
+    from_account = LedgerAccountIdField(help_text="One of the organization's open accounts.")
+    to_account = LedgerAccountIdField(help_text="Any open account of the directory.")
+    amount = AmountField(help_text="Minor units of the currency (its ISO 4217 exponent).")
+    currency = serializers.ChoiceField(choices=_CURRENCY_CHOICES)
+    memo = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
+
+
+class PaymentSerializer(serializers.ModelSerializer):
+    """A payment as the payer or the payee sees it (``direction`` is relative to the caller's
+    organization)."""
+
+    payer = serializers.CharField(source="organization.slug", read_only=True)
+    payee = serializers.CharField(source="payee_organization.slug", read_only=True)
+    from_account = serializers.CharField(source="from_account_id", read_only=True)
+    to_account = serializers.CharField(source="to_account_id", read_only=True)
+    status = serializers.SerializerMethodField()
+    direction = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Payment
+        fields = [
+            "id", "direction", "payer", "payee", "from_account", "to_account", "amount",
+            "currency", "memo", "status", "failure_code", "tx_hash", "block_height",
+            "settled_at", "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_status(self, payment: Payment) -> str:
+        return payment_status(payment)
+
+    def get_direction(self, payment: Payment) -> str:
+        organization = self.context.get("organization")
+        if organization is not None and payment.organization_id == organization.pk:
+            return "outgoing"
+        return "incoming"
+
+
+class DirectionQuerySerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(choices=["incoming", "outgoing"], required=False)
+
+
+class ApprovalPolicySerializer(serializers.Serializer):
+    """Maker-checker thresholds per currency, in minor units: a payment above its currency's
+    threshold waits for a second person (admin or owner)."""
+
+    thresholds = serializers.DictField(child=AmountField())
+
+    def validate_thresholds(self, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - set(CURRENCIES))
+        if unknown:
+            raise serializers.ValidationError(f"Unsupported currencies: {', '.join(unknown)}.")
+        return value

@@ -1,0 +1,35 @@
+"""Payments API routes (included under /api/v1/)."""
+
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from payments.api import views
+
+_ORG = r"orgs/(?P<org>[-a-zA-Z0-9_]+)/"
+router = SimpleRouter()
+router.register(_ORG + "accounts", views.AccountViewSet, basename="payments-account")
+router.register(_ORG + "payments", views.PaymentViewSet, basename="payments-payment")
+
+urlpatterns = [
+    path(
+        "directory/accounts/",
+        views.DirectoryAccountsView.as_view(),
+        name="payments-api-directory",
+    ),
+    path(
+        "orgs/<slug:org>/payments/<int:pk>/approve/",
+        views.PaymentApproveView.as_view(),
+        name="payments-api-payment-approve",
+    ),
+    path(
+        "orgs/<slug:org>/payments/<int:pk>/cancel/",
+        views.PaymentCancelView.as_view(),
+        name="payments-api-payment-cancel",
+    ),
+    path(
+        "orgs/<slug:org>/approval-policy/",
+        views.ApprovalPolicyView.as_view(),
+        name="payments-api-approval-policy",
+    ),
+    *router.urls,
+]

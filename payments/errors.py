@@ -1,0 +1,63 @@
+"""Every error code of the payments app, in one place.
+
+A :class:`PaymentError` is a ``kernel.errors.DomainError`` with a code from :data:`CATALOG`; the
+one exception handler renders it. The ledger's own rejection codes (``insufficient_funds``, ...)
+are not API errors: they are a payment's ``failure_code`` once the ledger decided it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from kernel.errors import DomainError
+
+__all__ = [
+    "ACCOUNT_NOT_FOUND",
+    "ACCOUNT_NOT_OWNED",
+    "CATALOG",
+    "CURRENCY_MISMATCH",
+    "IDEMPOTENCY_KEY_REQUIRED",
+    "IDEMPOTENCY_KEY_REUSED",
+    "PAYMENT_NOT_CANCELABLE",
+    "PAYMENT_NOT_PENDING",
+    "SAME_ACCOUNT",
+    "SELF_APPROVAL",
+    "PaymentError",
+]
+
+ACCOUNT_NOT_OWNED: Final = "account_not_owned"
+ACCOUNT_NOT_FOUND: Final = "account_not_found"
+CURRENCY_MISMATCH: Final = "currency_mismatch"
+SAME_ACCOUNT: Final = "same_account"
+IDEMPOTENCY_KEY_REQUIRED: Final = "idempotency_key_required"
+IDEMPOTENCY_KEY_REUSED: Final = "idempotency_key_reused"
+SELF_APPROVAL: Final = "self_approval"
+PAYMENT_NOT_PENDING: Final = "payment_not_pending"
+PAYMENT_NOT_CANCELABLE: Final = "payment_not_cancelable"
+
+# code -> (default message, HTTP status). Never rename a code, only add.
+CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
+    {
+        ACCOUNT_NOT_OWNED: ("The organization has no open account with this id.", 404),
+        ACCOUNT_NOT_FOUND: ("No open account of the alliance has this id.", 404),
+        CURRENCY_MISMATCH: ("The payment's currency is not that of both accounts.", 400),
+        SAME_ACCOUNT: ("A payment needs two different accounts.", 400),
+        IDEMPOTENCY_KEY_REQUIRED: ("Send an Idempotency-Key header with every payment.", 400),
+        IDEMPOTENCY_KEY_REUSED: ("This Idempotency-Key was used for another request.", 409),
+        SELF_APPROVAL: ("The maker of a payment cannot approve it.", 403),
+        PAYMENT_NOT_PENDING: ("The payment is not waiting for approval.", 409),
+        PAYMENT_NOT_CANCELABLE: ("The payment was already sent to the ledger or ended.", 409),
+    }
+)
+
+
+class PaymentError(DomainError):
+    """A payments rule refused the request; ``code`` is one of :data:`CATALOG`."""
+
+    def __init__(
+        self, code: str, message: str | None = None, *, details: Mapping[str, Any] | None = None
+    ) -> None:
+        default, status = CATALOG[code]
+        super().__init__(message or default, code=code, status=status, details=details)
