@@ -325,13 +325,18 @@ class ApiServer:
                 deadline = loop.time() + limits.header_timeout_s
 
     async def _read_body(
-        self, conn: h11.Connection, reader: asyncio.StreamReader, request: h11.Request, limit: int
+        self,
+        conn: h11.Connection,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        request: h11.Request,
+        limit: int,
     ) -> bytes:
         length = _content_length(request)
         if length is not None and length > limit:
             raise _HttpError(413, "oversize", f"body of {length} bytes, at most {limit}")
         if conn.they_are_waiting_for_100_continue:
-            conn.send(h11.InformationalResponse(status_code=100, headers=[]))
+            writer.write(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
         limits = self._limits
         deadline = asyncio.get_running_loop().time() + limits.body_timeout_s
         chunks, size = [], 0
@@ -373,9 +378,8 @@ class ApiServer:
             raise _HttpError(503, "busy", "too many submissions in progress, retry later")
         self._held += held
         try:
-            body = await self._read_body(
-                conn, reader, request, MAX_BATCH_BODY if batch else MAX_BODY
-            )
+            limit = MAX_BATCH_BODY if batch else MAX_BODY
+            body = await self._read_body(conn, reader, writer, request, limit)
             if path == "/v1/blocks" and method == "GET":
                 start = _number(parse_qs(url.query).get("from", ["1"])[0], "from")
                 await self._stream(conn, writer, max(start, 1))

@@ -229,6 +229,29 @@ def test_every_malformed_request_gets_a_4xx_with_the_json_error_shape(
     assert still == 200
 
 
+def test_a_client_that_expects_100_continue_gets_it_before_it_sends_its_body(
+    single: NodeConfig, spec: ChainSpec
+) -> None:
+    body = json.dumps({"tx": "zz"}).encode()
+    head = post("/v1/txs", b"", extra="expect: 100-continue\r\n")
+    head = head.replace(b"content-length: 0", b"content-length: %d" % len(body))
+
+    async def probe(client: httpx.AsyncClient) -> tuple[bytes, Any]:
+        raw = await Raw.open(single)
+        await raw.send(head)
+        interim = await asyncio.wait_for(raw.reader.readuntil(b"\r\n\r\n"), 10)
+        await raw.send(body)
+        final = await raw.answer()
+        raw.close()
+        return interim, final
+
+    # when a client asks before sending its body (curl does for large ones)
+    interim, final = asyncio.run(_run_node(single, spec, probe))
+    # then it is told to go on, and its request is answered
+    assert interim.startswith(b"HTTP/1.1 100 ")
+    assert final[0] == 400 and final[2]["error"]["code"] == "malformed"
+
+
 # -- forged transactions -----------------------------------------------------------------------
 
 
