@@ -319,7 +319,8 @@ class ApiServer:
             if not await self._receive(conn, reader, deadline):
                 if not started:
                     return None  # an idle keep-alive connection (or one that never spoke)
-                raise _HttpError(408, "timeout", f"request head not sent in {silence:g} s")
+                message = f"request head not sent in {limits.header_timeout_s:g} s"
+                raise _HttpError(408, "timeout", message)
             if not started:
                 started = True
                 deadline = loop.time() + limits.header_timeout_s
