@@ -67,6 +67,8 @@ _CHECK_CHUNK = 256
 #: Heights and other numbers in paths and queries: ASCII digits that fit SQLite's INTEGER.
 _NUMBER = re.compile(r"[0-9]{1,19}")
 _MAX_NUMBER = 2**63 - 1
+#: Arrays and objects a request body may hold (see ``_json_body``).
+_MAX_CONTAINERS = 64
 #: Client addresses remembered without an open connection (their refusal budget) at most.
 _MAX_TRACKED_CLIENTS = 10_000
 _RATE_LIMITED = "rate_limited"
@@ -738,6 +740,11 @@ def _number(text: str, what: str) -> int:
 
 
 def _json_body(body: bytes) -> Any:
+    # Every body this API accepts holds a couple of arrays and objects (strings are hex). A
+    # deeply nested one must not reach the C decoder: its depth check follows the recursion
+    # limit, and under a raised limit it overflows the C stack (a crash, not an exception).
+    if body.count(b"[") + body.count(b"{") > _MAX_CONTAINERS:
+        raise _HttpError(400, "malformed", "body holds too many arrays and objects")
     try:
         return json.loads(body)
     except (ValueError, RecursionError):  # invalid UTF-8 or JSON, too large a number, too deep
