@@ -11,6 +11,7 @@ Example (what ``manage.py ledger_devnet`` writes to ``DIR/validator-<i>/config.j
      "mempool": {"max_txs": 50000, "nonce_window": 1024}, "snapshot_every": 100,
      "idle_block_delay_ms": 300,          # empty blocks on an idle chain wait this long
      "full_gc_every_s": 600,              # a full garbage collection this often (node.py)
+     "api": {"max_connections": 256, ...}, # the HTTP API's limits (``ApiLimits``), all optional
      "test_faults": false, "byzantine": null}
 
 Relative paths are relative to the config file. The key file holds the secret key as hex
@@ -25,7 +26,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from ledger.simulation.byzantine import ByzantineBehaviour, parse_behaviour
 
 from .transport import PeerAddress
 
-__all__ = ["BYZANTINE_BEHAVIOURS", "ConfigError", "NodeConfig", "load_secret_key"]
+__all__ = ["BYZANTINE_BEHAVIOURS", "ApiLimits", "ConfigError", "NodeConfig", "load_secret_key"]
 
 #: The behaviours a validator process can play (the simulator knows more of them).
 BYZANTINE_BEHAVIOURS = (ByzantineBehaviour.EQUIVOCATE, ByzantineBehaviour.BAD_SIGNATURE)
@@ -43,6 +44,49 @@ TEST_MODE_ENV = "LEDGER_NODE_TEST_MODE"
 
 class ConfigError(ValueError):
     """A missing, mistyped or unsafe configuration value."""
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """What one client may cost the node HTTP API (``api.py``; docs/ledger-network.md, "Limits").
+
+    The API shares the validator's event loop with consensus, so every way a client can hold a
+    connection or spend CPU is bounded: open connections (in all and per client address), the
+    time to send a request head and body, the idle time between keep-alive requests, the time a
+    client may take to read an answer, and the transactions it may get refused. A refused
+    transaction is the work an attacker can buy for free (a well-formed signature by the wrong
+    key costs a full verification), so refusals are budgeted per request and per client address
+    (a token bucket of ``refusals_per_client_s`` per second, at most ``refusal_burst``); honest
+    clients are refused almost nothing and never meet the budget."""
+
+    max_connections: int = 256
+    max_connections_per_client: int = 32
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    idle_timeout_s: float = 30.0
+    write_timeout_s: float = 30.0
+    max_pending_submissions: int = 32
+    refusals_per_request: int = 256
+    refusals_per_client_s: float = 200.0
+    refusal_burst: int = 2_000
+
+    @classmethod
+    def from_json(cls, data: Any) -> ApiLimits:
+        if not isinstance(data, dict):
+            raise ConfigError("api must be an object")
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ConfigError(f"unknown api settings: {sorted(unknown)}")
+        values: dict[str, Any] = {}
+        for name, value in data.items():
+            seconds = name.endswith("_s")
+            number = float(value) if seconds else int(value)
+            if isinstance(value, bool) or number != value or number <= 0:
+                kind = "number" if seconds else "integer"
+                raise ConfigError(f"api.{name} must be a positive {kind}, not {value!r}")
+            values[name] = number
+        return cls(**values)
 
 
 @dataclass(frozen=True)
@@ -66,6 +110,7 @@ class NodeConfig:
     snapshot_every: int = 100
     idle_block_delay_ms: int = 300
     full_gc_every_s: float = 600.0
+    api: ApiLimits = field(default_factory=ApiLimits)
     test_faults: bool = False
     byzantine: ByzantineBehaviour | None = None
 
@@ -101,6 +146,7 @@ class NodeConfig:
                 snapshot_every=int(data.get("snapshot_every", 100)),
                 idle_block_delay_ms=int(data.get("idle_block_delay_ms", 300)),
                 full_gc_every_s=float(data.get("full_gc_every_s", 600.0)),
+                api=ApiLimits.from_json(data.get("api", {})),
                 test_faults=bool(data.get("test_faults", False)),
                 byzantine=_parse_byzantine(data.get("byzantine")),
             )

@@ -54,8 +54,9 @@ MAX_BACKOFF_SECONDS = 60.0
 #: Node answers that mean "later", not "never" (a full mempool, a node starting up).
 _RETRY_STATUSES = {408, 425, 429}
 #: Refusals that a later state can lift: an organization whose registration (governance) is
-#: still on its way, a full mempool. Everything else refused at the door is final.
-_RETRY_CODES = {"unknown_sender", "mempool_full"}
+#: still on its way, a full mempool, a node's refusal budget for this address (``rate_limited``:
+#: the transaction was not checked). Everything else refused at the door is final.
+_RETRY_CODES = {"unknown_sender", "mempool_full", "rate_limited"}
 #: Refusals after which the nonce is unused but the sender is sound: fill the gap.
 _GAP_CODES = {"malformed", "oversize"}
 _FILLER_PREFIX = "ledger.nonce-filler."
