@@ -28,6 +28,10 @@ api_v1 = [
     path("<path:rest>", json_not_found),  # JSON 404 for unknown API paths
 ]
 
+# Django's refusals of a request (SuspiciousOperation: too many fields, NUL bytes, ...): JSON in
+# the error shape under /api/, the 400 page elsewhere.
+handler400 = "kernel.errors.bad_request"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
