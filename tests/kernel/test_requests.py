@@ -46,6 +46,12 @@ def test_a_nul_byte_in_an_api_query_is_400_invalid_characters(world, query) -> N
     assert_error(response, 400, "invalid_characters")
 
 
+def test_more_than_1000_query_parameters_is_400_bad_request(world) -> None:  # type: ignore[no-untyped-def]
+    query = "&".join(f"f{i}=1" for i in range(1001))
+    response = api_as(world.alice, world.acme).get(f"/api/v1/orgs/acme/members/?{query}")
+    assert_error(response, 400, "bad_request")
+
+
 def test_a_nul_byte_in_a_ui_query_is_the_400_page(world) -> None:  # type: ignore[no-untyped-def]
     response = alice_ui(world).get("/o/acme/audit/?action=%00")
     assert response.status_code == 400
