@@ -3,7 +3,8 @@ and no decoded string may hold a character the database cannot store.
 
 ``API_MAX_BODY_BYTES`` limits JSON bodies, ``API_MAX_UPLOAD_BYTES`` multipart uploads (photos
 are larger than any JSON document). Both are checked on the declared ``Content-Length`` before
-reading, and again while reading, because a body may come without a truthful length.
+reading, and again while reading, because a body may come without a truthful length. ``kernel.asgi`` applies the same
+limits before Django reads the body at all.
 """
 
 from __future__ import annotations
