@@ -3,13 +3,14 @@ and no decoded string may hold a character the database cannot store.
 
 ``API_MAX_BODY_BYTES`` limits JSON bodies, ``API_MAX_UPLOAD_BYTES`` multipart uploads (photos
 are larger than any JSON document). Both are checked on the declared ``Content-Length`` before
-reading, and again while reading, because a body may come without a truthful length. ``kernel.asgi`` applies the same
-limits before Django reads the body at all.
+reading, and again while reading, because a body may come without a truthful length.
+``kernel.asgi`` applies the same limits before Django reads the body at all.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -21,12 +22,35 @@ from rest_framework.utils.json import strict_constant
 
 from kernel.errors import InvalidCharacters, RequestTooLarge
 
-__all__ = ["MAX_JSON_DEPTH", "JSONParser", "MultiPartParser", "check_text"]
+__all__ = ["MAX_JSON_DEPTH", "JSONParser", "MultiPartParser", "check_depth", "check_text"]
 
 #: Deepest nesting of arrays and objects a JSON body may have. The API's deepest documents are
-#: three levels (an object, a list of objects, their values); 32 leaves room for any client
-#: while keeping the decoder's recursion far from Python's limit.
+#: three levels (an object, a list of objects, their values); 32 leaves room for any client.
 MAX_JSON_DEPTH: Final = 32
+
+
+# A JSON string (skipped whole, so brackets inside it do not count) or one bracket. Each
+# position can match one way only and an unterminated string runs to the end, so the scan is
+# linear whatever the body.
+_STRING_OR_BRACKET = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]')
+
+
+def check_depth(text: str) -> None:
+    """Refuse JSON nested deeper than ``MAX_JSON_DEPTH`` before decoding it.
+
+    The decoder recurses once per level in C, bounded only by the interpreter's recursion
+    limit, which py_ecc raises to 100,000 when the ledger imports it: a body of a few hundred
+    kilobytes of brackets would then overflow the C stack and kill the process, not raise.
+    """
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+        elif token in ("]", "}"):
+            depth -= 1
 
 
 def check_text(value: str) -> None:
@@ -96,14 +120,13 @@ class JSONParser(parsers.JSONParser):
             raise _too_large(limit)
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
         try:
-            data = json.loads(
-                raw.decode(encoding), parse_constant=strict_constant if self.strict else None
-            )
-        except RecursionError:
-            # The decoder recurses once per level: a body of nothing but brackets exhausts the
-            # stack long before it reaches the size limit.
-            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.") from None
-        except ValueError as exc:  # includes UnicodeDecodeError and over-long integers
+            text = raw.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
+        check_depth(text)
+        try:
+            data = json.loads(text, parse_constant=strict_constant if self.strict else None)
+        except ValueError as exc:  # includes over-long integers
             raise ParseError(f"JSON parse error - {exc}") from None
         _check_tree(data)
         return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 
 import pytest
 from django.test import Client
@@ -98,6 +99,18 @@ def test_json_nested_100000_deep_is_a_parse_error(world, opening) -> None:  # ty
         "/api/v1/orgs/acme/invitations/", opening * 100_000, content_type="application/json"
     )
     assert_error(response, 400, "parse_error")
+
+
+def test_deep_json_is_refused_before_decoding_even_under_a_raised_recursion_limit() -> None:
+    # py_ecc raises the limit to 100,000 when the ledger imports it; the C decoder would then
+    # overflow the stack (a crash, not a RecursionError) on 200,000 brackets.
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, 100_000))
+    try:
+        with pytest.raises(ParseError, match="nested deeper than 32"):
+            JSONParser().parse(io.BytesIO(b"[" * 200_000), parser_context={})
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def test_json_within_the_depth_limit_still_parses() -> None:
