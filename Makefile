@@ -61,6 +61,7 @@ schemathesis: install
 bench: install
 	$(BIN)/python bench/bls.py --quick
 	$(BIN)/python bench/consensus.py
+	$(BIN)/python bench/receipts.py
 	$(BIN)/python bench/biometrics_search.py
 
 clean:

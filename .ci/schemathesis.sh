@@ -10,7 +10,7 @@ EXAMPLES=${SCHEMATHESIS_EXAMPLES:-25}
 WORK=$(mktemp -d)
 export PORTAL_VAR_DIR="$WORK" PORTAL_ENV=development DEBUG=false ALLOWED_HOSTS=127.0.0.1,localhost
 # Embedded mode on purpose: deterministic, no shared state with the test databases.
-unset DATABASE_URL REDIS_URL CELERY_BROKER_URL
+unset DATABASE_URL DATABASE_MIGRATE_URL REDIS_URL CELERY_BROKER_URL
 # Schemathesis sends many requests quickly; the throttle is exercised by the test suite.
 export API_THROTTLE_TOKEN=100000/minute
 $BIN/python manage.py migrate --noinput >/dev/null

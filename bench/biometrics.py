@@ -60,6 +60,7 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # Everything that would point the portal at shared services; the bench runs embedded.
 SERVICE_VARIABLES = (
     "DATABASE_URL",
+    "DATABASE_MIGRATE_URL",
     "REDIS_URL",
     "CELERY_BROKER_URL",
     "CELERY_RESULT_BACKEND",

@@ -45,7 +45,7 @@ from ledger.node.devnet import (  # noqa: E402 - after the path set-up
     read_org_key,
 )
 
-SERVICE_VARIABLES = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+SERVICE_VARIABLES = ("DATABASE_URL", "DATABASE_MIGRATE_URL", "REDIS_URL", "CELERY_BROKER_URL")
 
 
 def setup_django(var_dir: Path, genesis: Path, urls: list[str]) -> None:

@@ -1,9 +1,18 @@
 """Typed realtime events and the one function that publishes them, so every payload
-has one declared shape.
+has one declared shape and one declared audience.
 
-Events go to one channel-layer group per organization (``org.<id>``) and to the alliance-wide
-group (``alliance``) when they concern every member. Usable from views (sync), async consumers
-and Celery tasks alike.
+Groups (the only ones a consumer joins):
+
+- ``org.<id>.members``: everyone with a role in the organization (viewers included);
+- ``org.<id>.admins``: its admins and owners, who alone may read the audit log, invitations
+  (with emails and roles) and other people's tokens;
+- ``alliance``: every connected member of every organization;
+- ``access.user.<id>`` and ``access.token.<id>``: no events, only the notice that this user's
+  or this token's access changed, on which the socket resolves its access again.
+
+Each event kind declares its audience once, in :data:`EVENT_AUDIENCE`; :func:`publish` routes by
+it, so a caller cannot send an admin event to the members' group. Usable from views (sync), async
+consumers and Celery tasks alike.
 """
 
 from __future__ import annotations
@@ -18,6 +27,8 @@ from django.utils import timezone
 logger = logging.getLogger(__name__)
 
 ALLIANCE_GROUP = "alliance"
+
+Audience = Literal["members", "admins"]
 
 
 class Event(TypedDict):
@@ -39,32 +50,89 @@ EventKind = Literal[
     "audit.created", "member.changed", "enrollment.progress", "block.committed", "ledger.tx"
 ]
 
+# Who may read each kind: "members" is every role of the organization, "admins" only admins and
+# owners. Audit events name invitees' emails, roles, token prefixes and removed members, which
+# the API shows to admins only; the rest is what any member may list through the API.
+EVENT_AUDIENCE: dict[str, Audience] = {
+    "audit.created": "admins",
+    "member.changed": "admins",
+    "enrollment.progress": "members",
+    "block.committed": "members",
+    "ledger.tx": "members",
+}
 
-def org_group(organization_id: int) -> str:
-    return f"org.{organization_id}"
+
+def org_group(organization_id: int, audience: Audience) -> str:
+    return f"org.{organization_id}.{audience}"
+
+
+def user_access_group(user_id: int) -> str:
+    return f"access.user.{user_id}"
+
+
+def token_access_group(token_id: int) -> str:
+    return f"access.token.{token_id}"
+
+
+def _route(organization_id: int | None, event: Event) -> tuple[str, dict[str, Any]] | None:
+    """The group and the channel-layer message for ``event``, or ``None`` when it has no
+    declared audience (dropped: an undeclared kind must not reach anyone by default)."""
+    audience = EVENT_AUDIENCE.get(event["type"])
+    if audience is None or (organization_id is None and audience != "members"):
+        logger.error("Not publishing %s: no audience declared for it there", event["type"])
+        return None
+    event = {**event, "at": event.get("at") or timezone.now().isoformat()}  # type: ignore[typeddict-item]
+    group = ALLIANCE_GROUP if organization_id is None else org_group(organization_id, audience)
+    # The audience travels with the message so a socket whose role was just lowered drops what
+    # was already in flight to a group it has left.
+    return group, {"type": "feed.event", "audience": audience, "event": event}
 
 
 def publish(organization_id: int | None, event: Event) -> None:
-    """Send ``event`` to one organization's feed (or to the alliance feed when ``None``).
+    """Send ``event`` to the audience of one organization (or to the alliance when ``None``).
 
     Publishing is best effort: a broken channel layer must never fail the business action that
     triggered it, so errors are logged, not raised. Call it after commit.
     """
-    event = {**event, "at": event.get("at") or timezone.now().isoformat()}  # type: ignore[typeddict-item]
-    group = ALLIANCE_GROUP if organization_id is None else org_group(organization_id)
+    route = _route(organization_id, event)
     layer = get_channel_layer()
-    if layer is None:
+    if route is None or layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(group, {"type": "feed.event", "event": event})
+        async_to_sync(layer.group_send)(*route)
     except Exception:
-        logger.exception("Could not publish %s to %s", event.get("type"), group)
+        logger.exception("Could not publish %s to %s", event.get("type"), route[0])
 
 
 async def apublish(organization_id: int | None, event: Event) -> None:
     """The async form of :func:`publish` for code already on an event loop."""
-    event = {**event, "at": event.get("at") or timezone.now().isoformat()}  # type: ignore[typeddict-item]
-    group = ALLIANCE_GROUP if organization_id is None else org_group(organization_id)
+    route = _route(organization_id, event)
     layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(group, {"type": "feed.event", "event": event})
+    if route is not None and layer is not None:
+        await layer.group_send(*route)
+
+
+def notify_access_changed(
+    *,
+    organization_id: int | None = None,
+    user_id: int | None = None,
+    token_id: int | None = None,
+) -> None:
+    """Tell the sockets of an organization, a user or a token to resolve their access again:
+    they close when it is gone and follow a changed role. Best effort like :func:`publish`
+    (each socket also re-checks on a timer); call it after commit."""
+    groups = []
+    if organization_id is not None:
+        groups.append(org_group(organization_id, "members"))  # every socket of the organization
+    if user_id is not None:
+        groups.append(user_access_group(user_id))
+    if token_id is not None:
+        groups.append(token_access_group(token_id))
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, {"type": "access.changed"})
+        except Exception:
+            logger.exception("Could not notify %s of an access change", group)

@@ -5,7 +5,7 @@ newline through). ``anchored`` spells one as a regex string for form and seriali
 ``RegexField``s (which strip surrounding whitespace first) and OpenAPI ``pattern``s.
 
 The ledger's own identifiers (organization ids, account ids, currency codes) are part of its wire
-format and are defined once in the pure state machine, ``ledger.state.encoding`` (``SLUG_PATTERN``,
+format and are defined once in the pure state machine, ``ledger.state.limits`` (``SLUG_PATTERN``,
 ``ACCOUNT_ID_PATTERN``, ``CURRENCY_PATTERN``); the pure packages import nothing of the Django side
 and the kernel imports no app, so the ledger's Django code imports them from there.
 """

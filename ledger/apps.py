@@ -8,7 +8,14 @@ class LedgerConfig(AppConfig):
     verbose_name = "Alliance ledger"
 
     def ready(self) -> None:
+        from django.conf import settings
+
+        from ledger.consensus import crypto
         from tenants.signals import organization_registered
+
+        # The pure core reads no environment: the portal's setting becomes the process default
+        # of crypto.backend() (the follower and the signing services call it without a name).
+        crypto.configure(settings.LEDGER_BLS_BACKEND)
 
         organization_registered.connect(_generate_signing_key, dispatch_uid="ledger.keys.register")
 

@@ -15,13 +15,16 @@ from kernel.errors import DomainError
 
 __all__ = [
     "CATALOG",
+    "CORRUPT_MIRROR",
     "GENESIS_MISMATCH",
+    "INCOMPLETE_MIRROR",
     "INVALID_APPROVAL",
     "INVALID_HASH",
     "KEY_IN_USE",
     "NOT_AWAITING",
     "NOT_GOVERNED",
     "NOT_READY",
+    "NO_CHAIN",
     "ROTATION_PENDING",
     "LedgerError",
 ]
@@ -34,6 +37,9 @@ NOT_AWAITING: Final = "not_awaiting"
 INVALID_APPROVAL: Final = "invalid_approval"
 GENESIS_MISMATCH: Final = "genesis_mismatch"
 INVALID_HASH: Final = "invalid_hash"
+NO_CHAIN: Final = "no_chain"
+INCOMPLETE_MIRROR: Final = "incomplete_mirror"
+CORRUPT_MIRROR: Final = "corrupt_mirror"
 
 # code -> (default message, HTTP status). Never rename a code, only add. A refused key or
 # governance action conflicts with the current state of the organization's keys or outbox: 409.
@@ -47,6 +53,9 @@ CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
         INVALID_APPROVAL: ("Not an approval.", 409),
         GENESIS_MISMATCH: ("The node serves another chain than the pinned one.", 409),
         INVALID_HASH: ("A hash is 64 hex digits.", 400),
+        NO_CHAIN: ("No ledger chain is pinned yet.", 409),
+        INCOMPLETE_MIRROR: ("The portal's mirror of the ledger lacks a block this needs.", 409),
+        CORRUPT_MIRROR: ("A mirrored block does not decode.", 409),
     }
 )
 

@@ -144,6 +144,11 @@ class MirrorBlock(models.Model):
     signers = models.JSONField(default=list)
     block = models.BinaryField(editable=False)
     certificate = models.BinaryField(editable=False)
+    #: Membership proofs in the block's state (``ledger.state.store.EntryProof`` as JSON) that
+    #: receipts need and the mirror cannot recompute without replaying the chain: ``meta`` (the
+    #: chain metadata, committing to the block's receipts) and, for the block that ends an epoch,
+    #: ``validators``. Empty for blocks mirrored before receipts existed (receipts replay those).
+    state_proofs = models.JSONField(default=dict, blank=True, editable=False)
     mirrored_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -22,7 +22,7 @@ from django.db import IntegrityError, transaction
 from kernel.patterns import HEX_DIGEST, WORD
 from ledger.models import LedgerOutbox
 from ledger.state import InvalidTransaction, Payload, payload_from_json
-from ledger.state.encoding import ACCOUNT_ID_PATTERN, CURRENCY_PATTERN
+from ledger.state.limits import ACCOUNT_ID_PATTERN, CURRENCY_PATTERN
 from tenants.models import Organization
 
 __all__ = [

@@ -26,17 +26,17 @@ __all__ = [
 
 
 def block_list() -> QuerySet[MirrorBlock]:
-    return MirrorBlock.objects.defer("block", "certificate").order_by("-height")
+    return MirrorBlock.objects.defer("block", "certificate", "state_proofs").order_by("-height")
 
 
 def block_get(*, height: int) -> MirrorBlock | None:
-    return MirrorBlock.objects.defer("block").filter(height=height).first()
+    return MirrorBlock.objects.defer("block", "state_proofs").filter(height=height).first()
 
 
 def transaction_get(*, tx_hash: str) -> MirrorTransaction | None:
     return (
         MirrorTransaction.objects.select_related("block")
-        .defer("block__block", "block__certificate")
+        .defer("block__block", "block__certificate", "block__state_proofs")
         .filter(hash=tx_hash.lower())
         .first()
     )
@@ -46,7 +46,7 @@ def transaction_list_for_organization(*, organization: Organization) -> QuerySet
     """The mirrored transactions the organization sent."""
     return (
         MirrorTransaction.objects.select_related("block")
-        .defer("block__block", "block__certificate")
+        .defer("block__block", "block__certificate", "block__state_proofs")
         .filter(sender=ledger_id_for(organization))
     )
 

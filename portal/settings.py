@@ -8,6 +8,8 @@ production safeguard and refuses to start without a real ``SECRET_KEY``.
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,12 +27,38 @@ PORTAL_ENV = env_choice("PORTAL_ENV", ("development", "test", "production"), "de
 PRODUCTION = PORTAL_ENV == "production"
 DEBUG = env_bool("DEBUG", default=not PRODUCTION)
 
+
+def _installation_secret_key(path: Path) -> str:
+    """This installation's own random key, created once in ``path`` (mode 0600).
+
+    A key written in the code would be public, and anyone could then sign invitation links,
+    sessions and password-reset tokens of every development or test installation. The key is
+    written to a temporary file and linked into place, so processes starting together (the
+    children of ``run_portal``) all end up with the one key that won.
+    """
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(secrets.token_urlsafe(50) + "\n")
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
+    return path.read_text(encoding="utf-8").strip()
+
+
 SECRET_KEY = env_str("SECRET_KEY")
 if not SECRET_KEY:
     if PRODUCTION:
         raise ImproperlyConfigured("SECRET_KEY must be set (or SECRET_KEY_FILE) in production")
-    # Development only: a fixed, obviously insecure key so sessions survive restarts.
-    SECRET_KEY = "dev-insecure-" + "alliance-portal-not-for-production-use-0123456789"
+    SECRET_KEY = _installation_secret_key(VAR_DIR / "secret_key")
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
@@ -54,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kernel.middleware.RequestCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -102,10 +131,25 @@ else:
         }
     }
 USING_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
-if USING_POSTGRES:
-    # Row-level security (tenants/rls.py) is enforced against the application role. The
-    # migration/system role bypasses nothing by accident: see docs/adr/0002-row-level-security.md.
-    DATABASES["default"].setdefault("TEST", {})
+# Row-level security (tenants/rls.py) is a wall only against a role that owns nothing: the
+# owner of a table can switch its policies and triggers off. DATABASE_URL is that application
+# role; DATABASE_MIGRATE_URL, the same database as the role that owns the schema, is used only
+# by `migrate` and `flush` (tenants.rls.owner_connection), which then grant the application
+# role DML. Unset, one role does both (fine for development, no wall against injected SQL).
+DATABASE_MIGRATE_URL = env_str("DATABASE_MIGRATE_URL")
+DATABASE_OWNER: dict[str, str] | None = None
+if DATABASE_MIGRATE_URL:
+    if not USING_POSTGRES:
+        raise ImproperlyConfigured("DATABASE_MIGRATE_URL needs DATABASE_URL to be PostgreSQL")
+    _owner = dj_database_url.parse(DATABASE_MIGRATE_URL)
+    for _key in ("ENGINE", "NAME", "HOST", "PORT"):
+        if _owner[_key] != DATABASES["default"][_key]:
+            raise ImproperlyConfigured(
+                f"DATABASE_MIGRATE_URL must name the database of DATABASE_URL ({_key} differs)"
+            )
+    if _owner["USER"] == DATABASES["default"]["USER"]:
+        raise ImproperlyConfigured("DATABASE_MIGRATE_URL must use another role than DATABASE_URL")
+    DATABASE_OWNER = {"USER": _owner["USER"], "PASSWORD": _owner["PASSWORD"]}
 # Row-level-security context a new database connection starts in: "system" for management
 # commands, workers and the follower (they span organizations); the web entry points (asgi/wsgi)
 # choose "none", and each request then enters only the organization it resolved.
@@ -165,6 +209,14 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_MAX_FAILURES = env_int("LOGIN_MAX_FAILURES", 5)
 LOGIN_LOCKOUT_SECONDS = env_int("LOGIN_LOCKOUT_SECONDS", 15 * 60)
 INVITATION_MAX_AGE = timedelta(days=env_int("INVITATION_MAX_AGE_DAYS", 7))
+# Active (unrevoked, unexpired) API tokens one member may hold in one organization.
+API_TOKENS_PER_MEMBER = env_int("API_TOKENS_PER_MEMBER", 20)
+if API_TOKENS_PER_MEMBER < 1:
+    raise ImproperlyConfigured("API_TOKENS_PER_MEMBER must be at least 1")
+# Addresses of the reverse proxies whose X-Forwarded-For / X-Forwarded-Proto the ASGI server
+# believes (comma-separated IPs or networks). Empty: nobody's, so a client cannot choose the
+# address that login lock-out and throttling key on.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", [])
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -249,6 +301,9 @@ REST_FRAMEWORK = {
         "user": API_THROTTLE_USER,
         "anon": API_THROTTLE_ANON,
     },
+    # Throttles key anonymous clients on REMOTE_ADDR, never on X-Forwarded-For, which any client
+    # can send: behind TRUSTED_PROXIES the ASGI server has already put the real client there.
+    "NUM_PROXIES": 0,
     "EXCEPTION_HANDLER": "kernel.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

@@ -7,10 +7,11 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from kernel.errors import json_not_found
 from portal import health, views
+from portal.api.views import RealtimeTicketView
 from tenants.forms import RateLimitedAuthenticationForm
 from tenants.urls import org_urlpatterns as tenants_org_urls
 
@@ -25,6 +26,7 @@ api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("biometrics.api.urls")),
     path("", include("ledger.api.urls")),
+    path("orgs/<slug:org>/realtime/ticket/", RealtimeTicketView.as_view(), name="realtime-ticket"),
     path("<path:rest>", json_not_found),  # JSON 404 for unknown API paths
 ]
 
@@ -74,10 +76,12 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The split view serves its start-up script as a file: the Content-Security-Policy allows no
+    # inline script. GET only: its HTML renderer has no template for DRF's OPTIONS metadata (a
+    # 500).
     path(
         "api/docs/",
-        # GET only: its HTML renderer has no template for DRF's OPTIONS metadata (a 500).
-        SpectacularSwaggerView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        SpectacularSwaggerSplitView.as_view(url_name="schema", http_method_names=["get", "head"]),
         name="swagger-ui",
     ),
     path("api/v1/", include(api_v1)),

@@ -20,7 +20,9 @@ from tenants.roles import Role
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     memberships = list(selectors.memberships_of_user(user=request.user))
-    if len(memberships) == 1:
+    # Straight to the only organization, unless it is suspended: its dashboard answers 403,
+    # whose "back to your organizations" link must not lead here and back again.
+    if len(memberships) == 1 and memberships[0].organization.is_active:
         return redirect("dashboard", org=memberships[0].organization.slug)
     return render(request, "portal/home.html", {"memberships": memberships})
 

@@ -71,6 +71,29 @@ class InvitationUsed(TenantError):
     status = 410
 
 
+class InvitationWrongUser(TenantError):
+    """The signed-in account is not the invited address: the link alone proves nothing."""
+
+    code = "invitation_wrong_user"
+    status = 403
+
+
+class TokenLimit(TenantError):
+    code = "token_limit"
+    status = 409
+
+
+class InvalidField(TenantError):
+    """A field's value that the rules refuse; same code and shape as the API's validation."""
+
+    code = "validation_error"
+    status = 400
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message, details={"fields": {field: [message]}})
+        self.field = field
+
+
 class RoleNotGrantable(TenantError):
     code = "role_not_grantable"
     status = 403

@@ -6,18 +6,16 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
-from django.core.cache import cache
+from django.utils import timezone
 
+from kernel.http import client_ip
+from tenants import services
 from tenants.models import Invitation, Organization
 from tenants.roles import Role
 
 # The columns' length: an address the validator accepts (up to 320 characters) may not fit it.
 _INVITATION_EMAIL_MAX = Invitation._meta.get_field("email").max_length
 _CONTACT_EMAIL_MAX = Organization._meta.get_field("contact_email").max_length
-
-
-def _lockout_key(username: str, ip: str | None) -> str:
-    return f"login-failures:{username.lower()}:{ip or '-'}"
 
 
 class RateLimitedAuthenticationForm(AuthenticationForm):
@@ -30,21 +28,18 @@ class RateLimitedAuthenticationForm(AuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         username = (self.data.get("username") or "").strip()
-        ip = self.request.META.get("REMOTE_ADDR") if self.request else None
-        key = _lockout_key(username, ip)
-        failures = cache.get(key, 0)
-        if failures >= settings.LOGIN_MAX_FAILURES:
+        ip = client_ip(self.request) if self.request else None
+        password = self.data.get("password") or ""
+        # Only a request that will check a password counts (an empty field checks none).
+        if username and password and not services.login_attempt_begin(username=username, ip=ip):
             raise forms.ValidationError(
                 self.error_messages["locked_out"],
                 code="locked_out",
                 params={"minutes": max(1, settings.LOGIN_LOCKOUT_SECONDS // 60)},
             )
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            cache.set(key, failures + 1, timeout=settings.LOGIN_LOCKOUT_SECONDS)
-            raise
-        cache.delete(key)
+        cleaned = super().clean()
+        if self.user_cache is not None:
+            services.login_attempts_clear(username=username, ip=ip)
         return cleaned
 
 
@@ -64,6 +59,12 @@ class TokenForm(forms.Form):
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         help_text="Optional. Leave empty for a token that does not expire.",
     )
+
+    def clean_expires_at(self) -> Any:
+        value = self.cleaned_data.get("expires_at")
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("The expiry must be in the future.")
+        return value
 
 
 class OrganizationSettingsForm(forms.Form):

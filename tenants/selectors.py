@@ -4,7 +4,8 @@ object or ``None``."""
 from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organization
 from tenants.roles import Role
@@ -25,6 +26,20 @@ def membership_get(*, organization: Organization, pk: int) -> Membership | None:
 
 def invitation_list(*, organization: Organization) -> QuerySet[Invitation]:
     return Invitation.objects.select_related("invited_by").filter(organization=organization)
+
+
+def invitation_pending_list(*, organization: Organization) -> QuerySet[Invitation]:
+    """Invitations that can still be accepted: open, unexpired, and whose address has not
+    joined by another way (an older link, or a platform admin adding the account)."""
+    joined = Membership.objects.filter(
+        organization=organization, user__email__iexact=OuterRef("email")
+    )
+    return invitation_list(organization=organization).filter(
+        ~Exists(joined),
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
 
 
 def invitation_get(*, organization: Organization, pk: int) -> Invitation | None:
@@ -49,6 +64,7 @@ def audit_list(*, organization: Organization) -> QuerySet[AuditEvent]:
 
 def organization_figures(*, organization: Organization) -> dict[str, int]:
     """Real figures for the organization's dashboard."""
+    now = timezone.now()
     members = Membership.objects.filter(organization=organization).aggregate(
         total=Count("id"),
         admins=Count("id", filter=Q(role__in=[Role.OWNER, Role.ADMIN])),
@@ -56,12 +72,10 @@ def organization_figures(*, organization: Organization) -> dict[str, int]:
     return {
         "members": members["total"],
         "admins": members["admins"],
-        "pending_invitations": Invitation.objects.filter(
-            organization=organization, accepted_at__isnull=True, revoked_at__isnull=True
-        ).count(),
-        "active_tokens": ApiToken.objects.filter(
-            organization=organization, revoked_at__isnull=True
-        ).count(),
+        "pending_invitations": invitation_pending_list(organization=organization).count(),
+        "active_tokens": ApiToken.objects.filter(organization=organization, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .count(),
         "audit_events": AuditEvent.objects.filter(organization=organization).count(),
     }
 

@@ -9,21 +9,26 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
+from django.core.cache import cache
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from kernel.events import publish
+from kernel.events import notify_access_changed, publish
 from tenants import tokens as token_secrets
 from tenants.errors import (
     AlreadyMember,
+    InvalidField,
     InvitationExpired,
     InvitationInvalid,
     InvitationUsed,
+    InvitationWrongUser,
     LastOwner,
     RoleNotGrantable,
     SlugTaken,
+    TokenLimit,
 )
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organization
 from tenants.roles import Role
@@ -125,6 +130,8 @@ def organization_set_status(
         previous = organization.status
         organization.status = status
         organization.save(update_fields=["status"])
+        # Live sockets resolve their access again (before the audit event is sent).
+        transaction.on_commit(lambda: notify_access_changed(organization_id=organization.pk))
         audit_record(
             organization=organization,
             actor=actor,
@@ -191,6 +198,7 @@ def membership_add(
     if Membership.objects.filter(organization=organization, user=user).exists():
         raise AlreadyMember(f"{user.get_username()} is already a member of {organization.slug}.")
     membership = Membership.objects.create(organization=organization, user=user, role=role)
+    _invitations_close(organization=organization, email=getattr(user, "email", ""), user=user)
     audit_record(
         organization=organization,
         actor=actor,
@@ -230,6 +238,7 @@ def membership_change_role(
     previous = membership.role
     membership.role = role
     membership.save(update_fields=["role"])
+    transaction.on_commit(lambda: notify_access_changed(user_id=membership.user_id))
     audit_record(
         organization=membership.organization,
         actor=actor,
@@ -260,6 +269,8 @@ def membership_remove(
     if membership.role == Role.OWNER and _owner_count(membership.organization) <= 1:
         raise LastOwner("The last owner cannot be removed; make someone else owner first.")
     organization = membership.organization
+    user_id = membership.user_id
+    transaction.on_commit(lambda: notify_access_changed(user_id=user_id))
     audit_record(
         organization=organization,
         actor=actor,
@@ -276,6 +287,50 @@ def invitation_token(invitation: Invitation) -> str:
     return signing.dumps({"i": invitation.pk, "e": invitation.email}, salt=INVITATION_SALT)
 
 
+def invitation_link(invitation: Invitation, *, base_url: str) -> str:
+    """The absolute accept link of ``invitation`` (a bearer secret until it is accepted)."""
+    return base_url.rstrip("/") + reverse("invitation_accept", args=[invitation_token(invitation)])
+
+
+def _open_invitations(*, organization: Organization, email: str) -> Any:
+    return Invitation.objects.filter(
+        organization=organization,
+        email__iexact=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+    )
+
+
+def _invitations_close(
+    *, organization: Organization, email: str, user: AbstractBaseUser, exclude: int | None = None
+) -> None:
+    # The person is a member now: no other invitation to the same address may stay "pending"
+    # (nor be accepted later by someone holding the old link).
+    if email:
+        _open_invitations(organization=organization, email=email).exclude(pk=exclude).update(
+            accepted_at=timezone.now(), accepted_by=user
+        )
+
+
+def _send_invitation_email(
+    *, invitation: Invitation, link: str, actor: AbstractBaseUser, organization: Organization
+) -> None:
+    role = Role(invitation.role)
+    transaction.on_commit(
+        lambda: send_mail(
+            subject=f"You are invited to {organization.name} on Alliance Portal",
+            message=(
+                f"{actor.get_username()} invited you to join {organization.name} as "
+                f"{role.label.lower()}.\n\nAccept: {link}\n\nThe link expires on "
+                f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC, works once, and only for an "
+                f"account with the address {invitation.email}."
+            ),
+            from_email=None,
+            recipient_list=[invitation.email],
+        )
+    )
+
+
 @transaction.atomic
 def invitation_create(
     *,
@@ -287,11 +342,30 @@ def invitation_create(
     ip: str | None = None,
     base_url: str = "http://127.0.0.1:8000",
 ) -> tuple[Invitation, str]:
-    """Invite ``email`` with ``role``; the email with the signed link is sent after commit."""
+    """Invite ``email`` with ``role``; the email with the signed link is sent after commit.
+
+    One open invitation per address: a new one replaces (revokes) the earlier ones, so the
+    latest role and expiry are the only ones that can be accepted.
+    """
     _check_grantable(actor_role=actor_role, role=role)
     email = email.strip().lower()
+    # Serialize invitations of one organization so two concurrent ones to the same address
+    # cannot both stay open.
+    Organization.objects.select_for_update().filter(pk=organization.pk).first()
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise AlreadyMember(f"{email} is already a member of {organization.slug}.")
+    replaced = list(_open_invitations(organization=organization, email=email))
+    for previous in replaced:
+        previous.revoked_at = timezone.now()
+        previous.save(update_fields=["revoked_at"])
+        audit_record(
+            organization=organization,
+            actor=actor,
+            action="invitation.revoked",
+            obj=previous,
+            ip=ip,
+            details={"reason": "replaced"},
+        )
     invitation = Invitation.objects.create(
         organization=organization,
         email=email,
@@ -299,26 +373,46 @@ def invitation_create(
         invited_by=actor,
         expires_at=timezone.now() + settings.INVITATION_MAX_AGE,
     )
-    link = base_url.rstrip("/") + reverse("invitation_accept", args=[invitation_token(invitation)])
+    link = invitation_link(invitation, base_url=base_url)
     audit_record(
         organization=organization,
         actor=actor,
         action="invitation.created",
         obj=invitation,
         ip=ip,
-        details={"email": email, "role": role.value},
+        details={"email": email, "role": role.value, "replaced": [p.pk for p in replaced]},
     )
-    transaction.on_commit(
-        lambda: send_mail(
-            subject=f"You are invited to {organization.name} on Alliance Portal",
-            message=(
-                f"{actor.get_username()} invited you to join {organization.name} as "
-                f"{role.label.lower()}.\n\nAccept: {link}\n\nThe link expires on "
-                f"{invitation.expires_at:%Y-%m-%d %H:%M} UTC and works once."
-            ),
-            from_email=None,
-            recipient_list=[email],
-        )
+    _send_invitation_email(invitation=invitation, link=link, actor=actor, organization=organization)
+    return invitation, link
+
+
+@transaction.atomic
+def invitation_resend(
+    *,
+    invitation: Invitation,
+    actor: AbstractBaseUser,
+    ip: str | None = None,
+    base_url: str = "http://127.0.0.1:8000",
+) -> tuple[Invitation, str]:
+    """Email the same link again with a fresh expiry; accepted or revoked ones cannot be."""
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.accepted_at:
+        raise InvitationUsed("This invitation has already been used.")
+    if invitation.revoked_at:
+        raise InvitationInvalid("This invitation was revoked; send a new one.")
+    invitation.expires_at = timezone.now() + settings.INVITATION_MAX_AGE
+    invitation.save(update_fields=["expires_at"])
+    link = invitation_link(invitation, base_url=base_url)
+    audit_record(
+        organization=invitation.organization,
+        actor=actor,
+        action="invitation.resent",
+        obj=invitation,
+        ip=ip,
+        details={"email": invitation.email},
+    )
+    _send_invitation_email(
+        invitation=invitation, link=link, actor=actor, organization=invitation.organization
     )
     return invitation, link
 
@@ -362,6 +456,12 @@ def invitation_accept(
         user_model = get_user_model()
         if not username or not password:
             raise InvitationInvalid("Choose a username and a password to create your account.")
+        if user_model.objects.filter(email__iexact=invitation.email).exists():
+            # One account per address: the owner of the address logs in and accepts.
+            raise InvitationInvalid(
+                f"An account with the address {invitation.email} exists; log in to accept.",
+                details={"email": "taken"},
+            )
         try:
             with transaction.atomic():
                 user = user_model.objects.create_user(
@@ -371,6 +471,13 @@ def invitation_accept(
             raise InvitationInvalid(
                 "That username is taken.", details={"username": "taken"}
             ) from exc
+    # Outside production the signing key may be known, and a link can be forwarded: the
+    # invitation is for an address, so only the account holding that address can accept it.
+    if (getattr(user, "email", "") or "").strip().lower() != invitation.email.lower():
+        raise InvitationWrongUser(
+            f"This invitation is for {invitation.email}; you are signed in as "
+            f"{user.get_username()} with another address. Log in with the invited account."
+        )
     if Membership.objects.filter(organization=invitation.organization, user=user).exists():
         raise AlreadyMember("You are already a member of this organization.")
     membership = Membership.objects.create(
@@ -379,6 +486,12 @@ def invitation_accept(
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    _invitations_close(
+        organization=invitation.organization,
+        email=invitation.email,
+        user=user,
+        exclude=invitation.pk,
+    )
     audit_record(
         organization=invitation.organization,
         actor=user,
@@ -417,7 +530,26 @@ def token_create(
     actor: AbstractBaseUser | None = None,
     ip: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token for ``membership``; returns the row and the secret (shown once)."""
+    """Create a token for ``membership``; returns the row and the secret (shown once).
+
+    Refuses an expiry that is not in the future (the secret would be useless but still shown)
+    and more than ``API_TOKENS_PER_MEMBER`` active tokens per member.
+    """
+    now = timezone.now()
+    if expires_at is not None and expires_at <= now:
+        raise InvalidField("expires_at", "The expiry must be in the future.")
+    # Lock the membership so concurrent creations cannot both pass the cap.
+    Membership.objects.select_for_update().filter(pk=membership.pk).first()
+    active = (
+        ApiToken.objects.filter(membership=membership, revoked_at__isnull=True)
+        .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+        .count()
+    )
+    if active >= settings.API_TOKENS_PER_MEMBER:
+        raise TokenLimit(
+            f"You already have {active} active tokens here; revoke one first.",
+            details={"limit": settings.API_TOKENS_PER_MEMBER},
+        )
     secret, prefix, digest = token_secrets.generate()
     api_token = ApiToken.objects.create(
         organization=membership.organization,
@@ -449,6 +581,7 @@ def token_revoke(
     if api_token.revoked_at is None:
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at"])
+        transaction.on_commit(lambda: notify_access_changed(token_id=api_token.pk))
         audit_record(
             organization=api_token.organization,
             actor=actor,
@@ -458,3 +591,31 @@ def token_revoke(
             details={"prefix": api_token.prefix},
         )
     return api_token
+
+
+# --- Login lock-out -----------------------------------------------------------------------------
+def _login_attempts_key(username: str, ip: str | None) -> str:
+    return f"login-attempts:{username.strip().lower()}:{ip or '-'}"
+
+
+def login_attempt_begin(*, username: str, ip: str | None) -> bool:
+    """Count one password check for (username, IP); ``False`` when the pair is locked out.
+
+    The count is taken before the password is checked, atomically (``add`` then ``incr`` are
+    single cache operations), so parallel requests cannot all read the same old count: at most
+    ``LOGIN_MAX_FAILURES`` passwords are checked per pair and window.
+    """
+    key = _login_attempts_key(username, ip)
+    for _ in range(3):
+        cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_SECONDS)
+        try:
+            attempts = cache.incr(key)
+        except ValueError:  # the key expired between add and incr: start a new window
+            continue
+        return attempts <= settings.LOGIN_MAX_FAILURES
+    return False
+
+
+def login_attempts_clear(*, username: str, ip: str | None) -> None:
+    """A successful login forgets the pair's earlier failures."""
+    cache.delete(_login_attempts_key(username, ip))

@@ -8,13 +8,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kernel.http import client_ip
 from tenants import rls, selectors, services
 from tenants.access import OrgContext
 from tenants.decorators import org_view
-from tenants.errors import TenantError
+from tenants.errors import InvalidField, TenantError
 from tenants.forms import (
     AcceptInvitationForm,
     InviteForm,
@@ -24,11 +25,15 @@ from tenants.forms import (
 )
 from tenants.roles import Role
 
+# The session key holding a just-created invitation link until the members page shows it once.
+_NEW_INVITATION_LINK = "tenants.new_invitation_link"
+
 
 @org_view(Role.VIEWER)
 def members(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     can_manage = ctx.has_role(Role.ADMIN)
-    return render(
+    new_link = request.session.pop(_NEW_INVITATION_LINK, None) if can_manage else None
+    response = render(
         request,
         "tenants/members.html",
         {
@@ -40,8 +45,17 @@ def members(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
             "invite_form": InviteForm(),
             "roles": Role.choices,
             "can_manage": can_manage,
+            "new_invitation_link": new_link,
         },
     )
+    if new_link:
+        # The link lets whoever holds it join: no cache (browser or proxy) may keep the page.
+        add_never_cache_headers(response)
+    return response
+
+
+def _show_invitation_link_once(request: HttpRequest, link: str) -> None:
+    request.session[_NEW_INVITATION_LINK] = link
 
 
 @require_POST
@@ -50,7 +64,7 @@ def member_invite(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     form = InviteForm(request.POST)
     if form.is_valid():
         try:
-            invitation, _link = services.invitation_create(
+            invitation, link = services.invitation_create(
                 organization=ctx.organization,
                 email=form.cleaned_data["email"],
                 role=Role(form.cleaned_data["role"]),
@@ -59,6 +73,7 @@ def member_invite(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
                 ip=client_ip(request),
                 base_url=request.build_absolute_uri("/"),
             )
+            _show_invitation_link_once(request, link)
             messages.success(request, f"Invitation sent to {invitation.email}.")
         except TenantError as exc:
             messages.error(request, exc.message)
@@ -120,21 +135,46 @@ def invitation_revoke(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRes
     return redirect("members", org=ctx.organization.slug)
 
 
+@require_POST
+@org_view(Role.ADMIN)
+def invitation_resend(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
+    invitation = selectors.invitation_get(organization=ctx.organization, pk=pk)
+    if invitation is None:
+        raise Http404()
+    try:
+        invitation, link = services.invitation_resend(
+            invitation=invitation,
+            actor=request.user,
+            ip=client_ip(request),
+            base_url=request.build_absolute_uri("/"),
+        )
+        _show_invitation_link_once(request, link)
+        messages.success(request, f"Invitation sent again to {invitation.email}.")
+    except TenantError as exc:
+        messages.error(request, exc.message)
+    return redirect("members", org=ctx.organization.slug)
+
+
 @require_http_methods(["GET", "POST"])
 @org_view(Role.VIEWER)
 def tokens(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     new_secret = None
     form = TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        _token, new_secret = services.token_create(
-            membership=ctx.membership,
-            name=form.cleaned_data["name"],
-            expires_at=form.cleaned_data.get("expires_at"),
-            actor=request.user,
-            ip=client_ip(request),
-        )
-        form = TokenForm()
-    return render(
+        try:
+            _token, new_secret = services.token_create(
+                membership=ctx.membership,
+                name=form.cleaned_data["name"],
+                expires_at=form.cleaned_data.get("expires_at"),
+                actor=request.user,
+                ip=client_ip(request),
+            )
+            form = TokenForm()
+        except InvalidField as exc:
+            form.add_error(exc.field, exc.message)
+        except TenantError as exc:
+            form.add_error(None, exc.message)
+    response = render(
         request,
         "tenants/tokens.html",
         {
@@ -146,6 +186,9 @@ def tokens(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
             ),
         },
     )
+    # The page that shows a secret is never stored by the browser or a proxy.
+    add_never_cache_headers(response)
+    return response
 
 
 @require_POST
@@ -212,6 +255,7 @@ def _invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
             status=410 if exc.status == 410 else 400,
         )
     form = AcceptInvitationForm(request.POST or None) if not request.user.is_authenticated else None
+    status = 200
     if request.method == "POST":
         try:
             if request.user.is_authenticated:
@@ -233,9 +277,19 @@ def _invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
                 return redirect("dashboard", org=membership.organization.slug)
         except TenantError as exc:
             messages.error(request, exc.message)
-    return render(
-        request, "tenants/invitation_accept.html", {"invitation": invitation, "form": form}
+            status = exc.status
+    wrong_user = request.user.is_authenticated and (
+        (request.user.email or "").strip().lower() != invitation.email.lower()
     )
+    response = render(
+        request,
+        "tenants/invitation_accept.html",
+        {"invitation": invitation, "form": form, "wrong_user": wrong_user},
+        status=status,
+    )
+    # The page's address is the invitation's bearer secret: keep it out of every cache.
+    add_never_cache_headers(response)
+    return response
 
 
 @login_required

@@ -38,6 +38,27 @@ def require_service(what: str, available: bool, why: str) -> None:
     pytest.skip(message)
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix: None):
+    """Create, migrate and finally drop the test database as the owner role (if one is set).
+
+    pytest-django's django_db_setup runs inside this; the tests themselves run inside
+    django_db_setup below, connected as the application role, as the web process is.
+    """
+    from tenants import rls
+
+    with rls.owner_connection():
+        yield
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None):
+    from tenants import rls
+
+    with rls.application_connection():
+        yield
+
+
 @pytest.fixture
 def postgres(db: None) -> None:
     require_service(
@@ -96,7 +117,7 @@ def api_as(user: object, organization: Organization) -> APIClient:
 
 
 @pytest.fixture(autouse=True)
-def _tasks_run_in_process(request):  # type: ignore[no-untyped-def]
+def _tasks_run_in_process(request):
     """The fast mode: tasks run in process even when a broker is configured.
 
     Tests of the real path (a Celery worker process on Redis) ask for the ``redis_url`` fixture
@@ -123,7 +144,7 @@ def _fresh_cache() -> None:
     cache.clear()
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
     skipped = terminalreporter.stats.get("skipped", [])
     if not skipped:
         return

@@ -16,7 +16,7 @@ from ledger.models import (
     MirrorTransaction,
     OrganizationKey,
 )
-from ledger.state.encoding import SLUG_PATTERN
+from ledger.state.limits import SLUG_PATTERN
 
 
 class BlockSerializer(serializers.ModelSerializer):

@@ -27,6 +27,11 @@ urlpatterns = [
         name="ledger-api-key-rotate",
     ),
     path(
+        "orgs/<slug:org>/ledger/transactions/<str:tx_hash>/receipt/",
+        views.TransactionReceiptView.as_view(),
+        name="ledger-api-tx-receipt",
+    ),
+    path(
         "orgs/<slug:org>/ledger/outbox/<int:pk>/approvals/",
         views.OutboxApprovalView.as_view(),
         name="ledger-api-outbox-approvals",

@@ -106,6 +106,32 @@ class OrgTransactionViewSet(mixins.ListModelMixin, OrgGenericViewSet):
         return selectors.transaction_list_for_organization(organization=self.ctx.organization)
 
 
+class TransactionReceiptView(OrgAPIView):
+    """A receipt of one of the organization's committed transactions, verifiable offline with
+    ``manage.py verify_receipt`` (docs/ledger.md, "Receipts"). Only the sender organization gets
+    it; any other caller gets 404."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "tx_hash", OpenApiTypes.STR, OpenApiParameter.PATH,
+                pattern=anchored(HEX_DIGEST_ANY_CASE),
+                description="SHA-256 of the encoded transaction.",
+            )
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )  # fmt: skip
+    def get(self, request: Request, org: str, tx_hash: str) -> Response:
+        if not HEX_DIGEST_ANY_CASE.fullmatch(tx_hash):
+            raise LedgerError(INVALID_HASH)
+        receipt = services.receipt_for_transaction(
+            organization=self.ctx.organization, tx_hash=tx_hash
+        )
+        if receipt is None:
+            raise _not_found("transaction")
+        return Response(receipt.to_json())
+
+
 class OutboxViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGenericViewSet):
     """The organization's outbox: what it queued and where each transaction stands."""
 

@@ -1,16 +1,25 @@
-"""Canonical binary encoding primitives (docs/ledger.md, "Encoding").
+"""The one canonical binary encoding of the ledger (docs/ledger.md, "Encoding").
 
-Big-endian fixed-width integers, length-prefixed byte strings and sequences. There is exactly one
-encoding per value: the reader rejects truncation, trailing bytes, out-of-range lengths and flags
-other than 0/1, so ``decode(encode(x)) == x`` and ``encode(decode(b)) == b`` for every
-accepted ``b``.
+Consensus values (blocks, certificates, messages) and the state machine (transactions, state
+records, snapshots) are written and read with these two classes, so a field has the same bytes
+wherever it appears: big-endian fixed-width integers, raw fixed-size byte strings (hashes, keys),
+u32-length-prefixed byte strings and sequences, short ASCII identifiers with a one-byte length, and
+flag bytes. There is exactly one encoding per value: the reader rejects truncation, trailing bytes,
+out-of-range lengths and flags other than 0/1, so ``decode(encode(x)) == x`` and
+``encode(decode(b)) == b`` for every accepted ``b``.
+
+Every decoding failure raises :class:`~ledger.consensus.errors.DecodeError` and nothing else;
+``ledger.state`` turns it into its ``malformed`` door code where a transaction or snapshot is
+decoded.
 """
 
 from __future__ import annotations
 
+import re
+
 from .errors import DecodeError
 
-__all__ = ["MAX_ITEMS", "Reader", "Writer"]
+__all__ = ["MAX_ITEMS", "DecodeError", "Reader", "Writer"]
 
 #: Upper bound on any decoded sequence length or byte-string length; protects the decoder from
 #: length fields that claim gigabytes (the real bound is the message size the transport accepts).
@@ -18,14 +27,17 @@ MAX_ITEMS = 1 << 24
 
 
 class Writer:
-    """Appends canonical fields to a buffer; raises ValueError for values that do not fit."""
+    """Appends canonical fields to a buffer; raises ValueError for values that do not fit.
+
+    Every method returns the writer, so a record can be written as one chained expression.
+    """
 
     __slots__ = ("_buffer",)
 
     def __init__(self) -> None:
         self._buffer = bytearray()
 
-    def uint(self, value: int, size: int) -> None:
+    def uint(self, value: int, size: int) -> Writer:
         """An unsigned integer of ``size`` bytes, big-endian."""
         if (
             not isinstance(value, int)
@@ -34,31 +46,45 @@ class Writer:
         ):
             raise ValueError(f"{value!r} is not an unsigned {8 * size}-bit integer")
         self._buffer += value.to_bytes(size, "big")
+        return self
 
-    def u8(self, value: int) -> None:
-        self.uint(value, 1)
+    def u8(self, value: int) -> Writer:
+        return self.uint(value, 1)
 
-    def u32(self, value: int) -> None:
-        self.uint(value, 4)
+    def u16(self, value: int) -> Writer:
+        return self.uint(value, 2)
 
-    def u64(self, value: int) -> None:
-        self.uint(value, 8)
+    def u32(self, value: int) -> Writer:
+        return self.uint(value, 4)
 
-    def fixed(self, value: bytes, size: int) -> None:
-        """Exactly ``size`` raw bytes (hashes)."""
+    def u64(self, value: int) -> Writer:
+        return self.uint(value, 8)
+
+    def fixed(self, value: bytes, size: int) -> Writer:
+        """Exactly ``size`` raw bytes (hashes, keys)."""
         if not isinstance(value, bytes | bytearray) or len(value) != size:
             raise ValueError(f"expected {size} bytes")
         self._buffer += value
+        return self
 
-    def var(self, value: bytes) -> None:
+    def var(self, value: bytes) -> Writer:
         """A byte string prefixed by its u32 length."""
         if not isinstance(value, bytes | bytearray):
             raise ValueError("expected bytes")
         self.u32(len(value))
         self._buffer += value
+        return self
 
-    def flag(self, value: bool) -> None:
+    def text(self, value: str) -> Writer:
+        """A short ASCII identifier (at most 255 bytes) prefixed by its u8 length."""
+        raw = value.encode("ascii")
+        self.u8(len(raw))
+        self._buffer += raw
+        return self
+
+    def flag(self, value: bool) -> Writer:
         self._buffer.append(1 if value else 0)
+        return self
 
     def getvalue(self) -> bytes:
         return bytes(self._buffer)
@@ -89,6 +115,9 @@ class Reader:
     def u8(self) -> int:
         return self.uint(1)
 
+    def u16(self) -> int:
+        return self.uint(2)
+
     def u32(self) -> int:
         return self.uint(4)
 
@@ -98,8 +127,23 @@ class Reader:
     def fixed(self, size: int) -> bytes:
         return self._take(size)
 
-    def var(self) -> bytes:
-        return self._take(self.count())
+    def var(self, max_size: int = MAX_ITEMS) -> bytes:
+        """A u32-length-prefixed byte string of at most ``max_size`` bytes."""
+        size = self.count()
+        if size > max_size:
+            raise DecodeError(f"byte string of {size} bytes exceeds {max_size}")
+        return self._take(size)
+
+    def text(self, pattern: re.Pattern[str], what: str) -> str:
+        """A u8-length-prefixed ASCII identifier that must fully match ``pattern``."""
+        raw = self._take(self.u8())
+        try:
+            value = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raise DecodeError(f"{what} is not ASCII") from None
+        if pattern.fullmatch(value) is None:
+            raise DecodeError(f"{what} {value!r} does not match {pattern.pattern}")
+        return value
 
     def count(self) -> int:
         """A u32 length or item count, bounded by :data:`MAX_ITEMS`."""
@@ -117,4 +161,4 @@ class Reader:
     def finish(self) -> None:
         """Reject trailing bytes (they would make a second encoding of the same value)."""
         if self._pos != len(self._data):
-            raise DecodeError("trailing bytes")
+            raise DecodeError(f"{len(self._data) - self._pos} trailing bytes")

@@ -12,8 +12,14 @@ import os
 import sys
 from pathlib import Path
 
+from ledger.consensus import crypto
+
 from .config import ConfigError
 from .runner import run_validator
+
+#: The BLS backend (auto, py_ecc or blst) for validators whose config names none; the portal's
+#: setting of the same name (``manage.py run_validator`` gets it through the Django app).
+BLS_BACKEND_ENV = "LEDGER_BLS_BACKEND"
 
 
 def main() -> None:
@@ -25,8 +31,9 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
     try:
+        crypto.configure(os.environ.get(BLS_BACKEND_ENV, "") or "auto")
         run_validator(args.config)
-    except ConfigError as exc:
+    except (ConfigError, crypto.BLSError) as exc:
         sys.exit(f"error: {exc}")
 
 

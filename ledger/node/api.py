@@ -34,7 +34,7 @@ import h11
 
 from ledger.state import ErrorCode, InvalidTransaction, Transaction
 
-from .mempool import Admission, MempoolFull
+from .mempool import MempoolFull
 from .node import Node
 
 __all__ = ["ApiServer", "block_object"]
@@ -308,7 +308,6 @@ class ApiServer:
             return _refused(tx_hash, str(exc.code), exc.reason)
         except MempoolFull as exc:
             return _refused(tx_hash, "mempool_full", str(exc))
-        assert isinstance(admission, Admission)
         status = "duplicate" if admission.duplicate else "accepted"
         return {"hash": tx_hash, "status": status, "code": None, "message": None}
 

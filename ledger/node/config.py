@@ -15,7 +15,8 @@ Example (what ``manage.py ledger_devnet`` writes to ``DIR/validator-<i>/config.j
 
 Relative paths are relative to the config file. The key file holds the secret key as hex
 (32 bytes, big-endian) and must not be readable by others (mode 0600). ``test_faults`` enables the
-fault-injection endpoint and ``byzantine`` a misbehaviour ("equivocate" or "bad_signatures"):
+fault-injection endpoint and ``byzantine`` a misbehaviour ("equivocate" or "bad_signature",
+names shared with the simulator, ``ledger.simulation.ByzantineBehaviour``):
 both exist for the fault tests only and are refused unless ``LEDGER_NODE_TEST_MODE=1``.
 """
 
@@ -29,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from ledger.consensus import ProtocolParams
+from ledger.simulation.byzantine import ByzantineBehaviour, parse_behaviour
 
 from .transport import PeerAddress
 
 __all__ = ["BYZANTINE_BEHAVIOURS", "ConfigError", "NodeConfig", "load_secret_key"]
 
-BYZANTINE_BEHAVIOURS = ("equivocate", "bad_signatures")
+#: The behaviours a validator process can play (the simulator knows more of them).
+BYZANTINE_BEHAVIOURS = (ByzantineBehaviour.EQUIVOCATE, ByzantineBehaviour.BAD_SIGNATURE)
 TEST_MODE_ENV = "LEDGER_NODE_TEST_MODE"
 
 
@@ -64,7 +67,7 @@ class NodeConfig:
     idle_block_delay_ms: int = 300
     full_gc_every_s: float = 600.0
     test_faults: bool = False
-    byzantine: str | None = None
+    byzantine: ByzantineBehaviour | None = None
 
     @classmethod
     def from_json(cls, data: Any, base: Path) -> NodeConfig:
@@ -99,14 +102,14 @@ class NodeConfig:
                 idle_block_delay_ms=int(data.get("idle_block_delay_ms", 300)),
                 full_gc_every_s=float(data.get("full_gc_every_s", 600.0)),
                 test_faults=bool(data.get("test_faults", False)),
-                byzantine=data.get("byzantine") or None,
+                byzantine=_parse_byzantine(data.get("byzantine")),
             )
+        except ConfigError:
+            raise
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ConfigError(f"bad validator configuration: {exc!r}") from exc
         if (config.bls_key_file is None) == (config.bls_key_env is None):
             raise ConfigError("set exactly one of bls_key_file and bls_key_env")
-        if config.byzantine is not None and config.byzantine not in BYZANTINE_BEHAVIOURS:
-            raise ConfigError(f"byzantine must be one of {BYZANTINE_BEHAVIOURS}")
         if (config.test_faults or config.byzantine) and os.environ.get(TEST_MODE_ENV) != "1":
             raise ConfigError(f"test_faults and byzantine need {TEST_MODE_ENV}=1 (tests only)")
         if config.snapshot_every <= 0:
@@ -122,6 +125,18 @@ class NodeConfig:
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read {path}: {exc}") from exc
         return cls.from_json(data, path.resolve().parent)
+
+
+def _parse_byzantine(value: object) -> ByzantineBehaviour | None:
+    """The configured behaviour, or None; an unknown name is a ConfigError naming the choices."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ConfigError(f"byzantine must be a string, not {value!r}")
+    try:
+        return parse_behaviour(value, BYZANTINE_BEHAVIOURS)
+    except ValueError as exc:
+        raise ConfigError(f"byzantine: {exc}") from None
 
 
 def load_secret_key(config: NodeConfig) -> int:

@@ -5,19 +5,21 @@ handler made durable-worthy (its ``PersistSafety``, its ``Commit``s, the certifi
 tip) is written in ONE SQLite transaction and committed (fsynced) before any ``Send`` or
 ``Broadcast`` of that handler leaves. ``SetTimer`` becomes ``loop.call_later``.
 
-Restart: the committed state is rebuilt from the latest snapshot plus the stored blocks after it
-(no certificate is re-verified: they were verified before being stored); the replica starts with
+Restart (``restore.py``): the committed state is rebuilt from storage; the replica starts with
 the stored tip as its root and the persisted ``SafetyState``, then the stored certified chain above
 the tip is handed back to it as a local ``SyncResponse`` (its QCs verify again), so a validator
 restarted together with all the others still knows the QC of its lock. A tip that ended an epoch
 is re-committed the same way from its parent (the replica enters the new epoch itself).
 
 Catch-up: the replica asks for missing blocks (``SyncRequest``) when it sees a certificate for a
-block it lacks; this node answers such requests from its storage (committed blocks, any height)
-plus the replica's certified chain. On every new link, and after each response that advanced the
-tip without reaching the responder's certified chain, the node asks again: a restarted validator
-fetches batches back to back. Every commit certificate is verified by the replica before a block
-is applied, and every block is replayed (its state root recomputed) before it is stored.
+block it lacks; this node answers such requests from its storage (``sync_server.py``). On every
+new link, and after each response that advanced the tip without reaching the responder's
+certified chain, the node asks again: a restarted validator fetches batches back to back. Every
+commit certificate is verified by the replica before a block is applied, and every block is
+replayed (its state root recomputed) before it is stored.
+
+Blocks and QCs kept beside the replica live in a ``BlockCache`` (``cache.py``); test-only faults
+wrap the transport and the payload source (``faults.py``), so the node has no fault checks.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -40,7 +42,6 @@ from ledger.consensus import (
     CertifiedBlock,
     Commit,
     CommitCert,
-    CommittedBlock,
     ConsensusError,
     DecodeError,
     Effect,
@@ -73,17 +74,19 @@ from ledger.state import (
     Transaction,
     TxType,
     ValidatorAdd,
-    apply_block,
-    decode_snapshot,
     decode_transactions,
     encode_snapshot,
 )
 
+from .cache import BlockCache
 from .chain import ChainSpec
+from .collector import FullCollector
 from .config import NodeConfig
-from .faults import Byzantine
-from .mempool import Mempool
+from .faults import Byzantine, ByzantineTransport, PayloadSource
+from .mempool import Admission, Mempool
+from .restore import restore_chain, validator_set_for
 from .storage import Storage, StorageError
+from .sync_server import build_sync_response
 from .transport import Transport
 from .wire import CONSENSUS, TXS, ProtocolError, decode_txs, encode_txs
 
@@ -92,8 +95,6 @@ __all__ = ["Node", "now_ms"]
 logger = logging.getLogger(__name__)
 
 _MESSAGE_TYPES = (Proposal, Vote, TimeoutMsg, SyncRequest, SyncResponse)
-#: Bytes of committed blocks per SyncResponse this node sends (the frame limit is larger).
-_SYNC_BYTES_BUDGET = 8 << 20
 _GOSSIP_DELAY_S = 0.01
 _RETAIN_COMMITTED = 64
 
@@ -128,11 +129,12 @@ class Node:
         self._pops.update(self.storage.load_pops())
         self.storage.save_pops(self._pops)
         self.mempool = Mempool(max_txs=config.mempool_max_txs, nonce_window=config.nonce_window)
-        # Blocks (by hash) we may need as parents or to rebuild a state; QCs we have seen.
-        self._roots: dict[bytes, Block] = {}
-        self._qcs: dict[bytes, QuorumCert] = {}
+        self.cache = BlockCache()
         self._pending_saved: QuorumCert | None = None
-        self._restore(secret_key)
+        restored = restore_chain(self.storage, spec, genesis, crypto)
+        self.executor = Executor(restored.root_state)
+        self.cache.add_block(restored.root_block)
+        self._startup_commits = restored.startup_commits
         self.byzantine = (
             Byzantine(
                 config.byzantine,
@@ -141,10 +143,35 @@ class Node:
                 execute=self.executor.execute_root,
                 get_block=lambda h: self.replica.get_block(h),
             )
-            if config.byzantine
+            if config.byzantine is not None
             else None
         )
-        self.transport = Transport(
+        payload_source: PayloadSource = self._payload_source
+        if self.byzantine is not None:
+            payload_source = self.byzantine.payload_source(payload_source)
+        vset = validator_set_for(
+            restored.root_state, genesis_set=self.genesis_set, pops=self._pops, crypto=crypto
+        )
+        self.replica = Replica(
+            chain_id=spec.chain_id,
+            index=self.index,
+            secret_key=secret_key,
+            validator_set=vset,
+            genesis=restored.root_block,
+            crypto=crypto,
+            params=self.params,
+            safety=self.storage.load_safety(),
+            payload_source=payload_source,
+            execute=self._execute,
+            on_reconfigure=self._on_reconfigure,
+            # Storage keeps and serves the chain; memory holds only recent blocks.
+            retain_committed=_RETAIN_COMMITTED,
+        )
+        self._startup_pending = self.storage.load_pending()
+        logger.info(
+            "validator %d restored at height %d (epoch %d)", self.index, restored.tip, vset.epoch
+        )
+        transport = Transport(
             chain_id=spec.chain_id,
             index=self.index,
             secret_key=secret_key,
@@ -155,83 +182,19 @@ class Node:
             public_key_of=self._public_key_of,
             on_frame=self._on_frame,
         )
-        self.transport.on_connected = self._on_connected
+        transport.on_connected = self._on_connected
+        self.transport: Transport | ByzantineTransport = (
+            transport if self.byzantine is None else ByzantineTransport(transport, self.byzantine)
+        )
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._gossip: list[bytes] = []
         self._commit_event = asyncio.Event()
         self.rejected: dict[str, int] = {}
         self._started = False
-        self._full_gc_timer: asyncio.TimerHandle | None = None
         self._snapshot_future: asyncio.Future[bytes] | None = None
-        #: Garbage collection figures for ``GET /v1/status`` (see ``_full_gc``).
-        self.gc_stats: dict[str, float] = {"full_collections": 0, "last_pause_ms": 0.0}
-
-    # -- restart -----------------------------------------------------------------------------
-
-    def _restore(self, secret_key: int) -> None:
-        tip = self.storage.tip_height()
-        state, parent_state = self.genesis_state, self.genesis_state
-        first = 1
-        snapshot = self.storage.latest_snapshot(tip - 1) if tip > 1 else None
-        if snapshot is not None:
-            height, data = snapshot
-            stored = self.storage.get_block(height)
-            if stored is None:
-                raise StorageError(f"snapshot at {height} without its block")
-            state = decode_snapshot(
-                data, expected_root=stored.block.header.state_root, pop_verify=self.crypto.PopVerify
-            )
-            first = height + 1
-        tip_block = self.spec.genesis_block
-        for height in range(first, tip + 1):
-            stored = self.storage.get_block(height)
-            if stored is None:
-                raise StorageError(f"block {height} missing below the tip {tip}")
-            parent_state = state
-            state, _ = apply_block(state, decode_transactions(stored.block.payload))
-            if state.root != stored.block.header.state_root:
-                raise StorageError(f"stored block {height} does not replay to its state root")
-            tip_block = stored.block
-        self._startup_commits: list[CommittedBlock] = []
-        root_block, root_state = tip_block, state
-        if tip > 0 and state.pending_validator_changes:
-            # The tip ended an epoch: restart from its parent, re-commit it through the replica.
-            stored = self.storage.get_block(tip)
-            parent = self.storage.get_block(tip - 1) if tip > 1 else None
-            assert stored is not None
-            root_block = parent.block if parent is not None else self.spec.genesis_block
-            root_state = parent_state
-            self._startup_commits.append(CommittedBlock(stored.block, stored.cert))
-        self.executor = Executor(root_state)
-        self._tip_root = root_block.header.state_root
-        self._roots[root_block.hash] = root_block
-        vset = self._validator_set_for(root_state)
-        self.replica = Replica(
-            chain_id=self.spec.chain_id,
-            index=self.index,
-            secret_key=secret_key,
-            validator_set=vset,
-            genesis=root_block,
-            crypto=self.crypto,
-            params=self.params,
-            safety=self.storage.load_safety(),
-            payload_source=self._payload_source,
-            execute=self._execute,
-            on_reconfigure=self._on_reconfigure,
-            # Storage keeps and serves the chain; memory holds only recent blocks.
-            retain_committed=_RETAIN_COMMITTED,
-        )
-        self._startup_pending = self.storage.load_pending()
-        logger.info("validator %d restored at height %d (epoch %d)", self.index, tip, vset.epoch)
-
-    def _validator_set_for(self, state: State) -> ValidatorSet:
-        if state.epoch == 0:
-            return self.genesis_set
-        infos = [
-            ValidatorInfo(i, v.bls_public_key, self._pops[v.bls_public_key], v.org_id)
-            for i, v in enumerate(state.validator_set)
-        ]
-        return ValidatorSet(infos, crypto=self.crypto, epoch=state.epoch)
+        self._collector = FullCollector(index=self.index, every_s=config.full_gc_every_s)
+        #: Garbage collection figures for ``GET /v1/status`` (``collector.py``).
+        self.gc_stats = self._collector.stats
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -240,7 +203,7 @@ class Node:
         effects: list[Effect] = []
         chain = [CertifiedBlock(b, q) for b, q in self._startup_pending]
         if self._startup_commits or chain:
-            response = SyncResponse(tuple(self._startup_commits), tuple(chain))
+            response = SyncResponse(self._startup_commits, tuple(chain))
             self._learn(response)
             self._prewarm(response)
             try:
@@ -250,15 +213,14 @@ class Node:
         effects += self.replica.start(now_ms())
         self._started = True
         self._apply(effects)
-        gc.freeze()  # the restored state
-        self._schedule_full_gc()
+        gc.freeze()  # the restored state (collector.py says why)
+        self._collector.start()
 
     async def stop(self) -> None:
         for handle in self._timers.values():
             handle.cancel()
         self._timers.clear()
-        if self._full_gc_timer is not None:
-            self._full_gc_timer.cancel()
+        self._collector.stop()
         gc.unfreeze()  # the process may go on without this node (tests run nodes in process)
         if self._snapshot_future is not None:
             with contextlib.suppress(Exception):
@@ -267,43 +229,11 @@ class Node:
         await self.transport.stop()
         self.storage.close()
 
-    # -- garbage collection ------------------------------------------------------------------
-    #
-    # CPython's full collections scan every tracked object; the state grows with the chain
-    # (every anchor, account, grant is a few objects), so they stalled a validator's loop for
-    # 150-760 ms every few seconds under load (measured with a gc callback at 2,000 tx/s), which
-    # was most of the p99 finality. So each commit freezes what is alive (``gc.freeze``: moved to
-    # the permanent generation, never scanned again; reference counting still frees it when it
-    # dies) and young collections only see new objects. The price: a reference cycle frozen
-    # while alive is not collected when it dies; one full collection every ``full_gc_every_s``
-    # reclaims those (a pause, but one in minutes instead of one every few seconds).
-
-    def _schedule_full_gc(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._full_gc_timer = loop.call_later(self.config.full_gc_every_s, self._full_gc)
-
-    def _full_gc(self) -> None:
-        started = time.perf_counter()
-        gc.unfreeze()
-        collected = gc.collect()
-        gc.freeze()
-        pause_ms = 1000 * (time.perf_counter() - started)
-        self.gc_stats["full_collections"] += 1
-        self.gc_stats["last_pause_ms"] = round(pause_ms, 1)
-        self.gc_stats["last_collected"] = collected
-        logger.info(
-            "validator %d: full collection freed %d objects in %.0f ms",
-            self.index, collected, pause_ms,
-        )  # fmt: skip
-        self._schedule_full_gc()
-
     # -- the replica's hooks -----------------------------------------------------------------
 
     def _payload_source(self, limit: int) -> Sequence[bytes]:
         """The leader's transactions, built on the state of the block it extends (the high QC's
         block, exactly what ``build_proposal`` takes as parent)."""
-        if self.byzantine is not None and self.byzantine.behaviour == "equivocate":
-            return ()  # keeps the twin (empty) and the original equally valid
         parent = self.replica.get_block(self.replica.high_qc.block_hash)
         if parent is None or not len(self.mempool):
             return ()
@@ -353,12 +283,12 @@ class Node:
         """Re-execute known blocks from the nearest ancestor whose state we hold up to the block
         with ``state_root`` (a block the replica holds but that was never executed here, e.g.
         one that arrived by sync before its parent's state existed). Raises LookupError."""
-        by_root = {b.header.state_root: b for b in self._roots.values()}
+        by_root = self.cache.blocks_by_state_root()
         chain: list[Block] = []
         root = state_root
         while not self._has_state(root):
             block = by_root.get(root)
-            parent = None if block is None else self._roots.get(block.parent_hash)
+            parent = None if block is None else self.cache.parent(block)
             if block is None or parent is None or len(chain) > 1000:
                 raise LookupError(f"cannot rebuild state {state_root.hex()[:16]}")
             chain.append(block)
@@ -367,18 +297,20 @@ class Node:
             "validator %d re-executes %d block(s) to rebuild a state", self.index, len(chain)
         )
         for block in reversed(chain):
-            parent_root = self._roots[block.parent_hash].header.state_root
-            self.executor.execute(parent_root, decode_transactions(block.payload))
+            parent = self.cache.parent(block)
+            if parent is None:  # the walk above found it; only a bug gets here
+                raise LookupError(f"parent of block {block.height} vanished")
+            self.executor.execute(parent.header.state_root, decode_transactions(block.payload))
 
     def _on_reconfigure(self, block: Block) -> ValidatorSet | None:
         """Replay every committed block (sync commits were never executed here), then report the
         next epoch's validator set if the block ended the epoch."""
-        parent = self._roots.get(block.parent_hash)
+        parent = self.cache.parent(block)
         if parent is None:
             self._halt(f"committed block {block.height} has an unknown parent")
         if self._execute(parent.header.state_root, block.payload) != block.header.state_root:
             self._halt(f"certified block {block.height} does not replay to its state root")
-        self._roots[block.hash] = block
+        self.cache.add_block(block)
         validators = self.executor.reconfiguration(block.header.state_root)
         if validators is None:
             return None
@@ -474,7 +406,6 @@ class Node:
             if stored is None or stored.block.hash != block.hash:
                 self._halt(f"conflicting commit at height {block.height}")
             self.executor.commit(block.header.state_root)
-            self._tip_root = block.header.state_root
             return []
         # ``_on_reconfigure`` replayed it to its state root before the replica committed it.
         if not self._has_state(block.header.state_root):
@@ -482,10 +413,9 @@ class Node:
         receipts = self.executor.receipts(block.header.state_root)
         self.storage.save_block(block, cert, receipts)
         state = self.executor.commit(block.header.state_root)
-        self._tip_root = block.header.state_root
         if block.height % self.config.snapshot_every == 0 and not state.pending_validator_changes:
             self._snapshot(block.height, state)
-        self._roots = {h: v for h, v in self._roots.items() if v.height >= block.height}
+        self.cache.prune_blocks_below(block.height)
         return [r.tx_hash for r in receipts]
 
     def _snapshot(self, height: int, state: State) -> None:
@@ -509,14 +439,14 @@ class Node:
     def _save_pending(self) -> None:
         """Persist the certified chain from the tip to the high QC when the high QC moved."""
         high = self.replica.high_qc
-        self._qcs[high.block_hash] = high
+        self.cache.add_qc(high)
         if high == self._pending_saved:
             return
         tip = self.storage.tip_height()
         chain: list[tuple[Block, QuorumCert]] = []
         block = self.replica.get_block(high.block_hash)
         while block is not None and block.height > tip:
-            chain.append((block, self._qcs.get(block.hash) or high))
+            chain.append((block, self.cache.qc_for(block.hash) or high))
             block = self.replica.get_block(block.parent_hash)
         chain.reverse()
         usable: list[tuple[Block, QuorumCert]] = []
@@ -526,8 +456,7 @@ class Node:
             usable.append((b, qc))
         self.storage.save_pending(usable)
         self._pending_saved = high
-        if len(self._qcs) > 256:
-            self._qcs = {h: q for h, q in self._qcs.items() if self.replica.get_block(h)}
+        self.cache.prune_qcs(lambda h: self.replica.get_block(h) is not None)
 
     def _is_idle_proposal(self, message: Message) -> bool:
         """An empty proposal whose parent and grandparent are empty too: the chain is idle, so
@@ -551,8 +480,6 @@ class Node:
         return [i for i in range(self.replica.validator_set.n) if i != self.index]
 
     def _send(self, to: int, message: Message) -> None:
-        if self.byzantine is not None:
-            message = self.byzantine.outgoing(to, message)
         self.transport.send(to, CONSENSUS, message.encoded)
 
     def _set_timer(self, at_ms: int) -> None:
@@ -569,9 +496,9 @@ class Node:
         except Exception:  # keep the loop alive; the next timer retries
             logger.exception("tick failed")
 
-    def _run(self, handler: object) -> None:
+    def _run(self, handler: Callable[[], list[Effect]]) -> None:
         try:
-            effects = handler()  # type: ignore[operator]
+            effects = handler()
         except InvalidMessage as exc:
             name = type(exc).__name__
             self.rejected[name] = self.rejected.get(name, 0) + 1
@@ -603,7 +530,7 @@ class Node:
         elif kind == TXS:
             for data in decode_txs(body):
                 if hashlib.sha256(data).digest() not in self.mempool:
-                    self._admit(data, gossip=False)
+                    self._admit_gossiped(data)
         else:
             raise ProtocolError(f"unknown frame kind {kind}")
 
@@ -625,21 +552,8 @@ class Node:
             self._request_sync(peer)  # the responder has more: fetch the next batch now
 
     def _learn(self, message: Message) -> None:
-        """Remember QCs and block state roots the replica's hooks and the pending chain need."""
-        if isinstance(message, Proposal):
-            self._qcs[message.qc.block_hash] = message.qc
-            b = message.block
-            self._roots.setdefault(b.hash, b)
-        elif isinstance(message, TimeoutMsg):
-            self._qcs[message.high_qc.block_hash] = message.high_qc
-        elif isinstance(message, SyncResponse):
-            for item in message.committed:
-                b = item.block
-                self._roots.setdefault(b.hash, b)
-            for entry in message.certified:
-                b = entry.block
-                self._qcs[b.hash] = entry.qc
-                self._roots.setdefault(b.hash, b)
+        """Remember QCs and blocks the replica's hooks and the pending chain need."""
+        self.cache.learn(message)
 
     def _prewarm(self, response: SyncResponse) -> None:
         """Execute every block of a response, in order, before the replica sees it: it inserts
@@ -651,33 +565,22 @@ class Node:
         blocks += [entry.block for entry in response.certified]
         tip = self.storage.tip_height()
         for block in blocks:
-            parent = self._roots.get(block.parent_hash)
+            parent = self.cache.parent(block)
             # Another peer's response may start below our tip: skip what we already committed.
             if block.height > tip and parent is not None:
                 self._execute(parent.header.state_root, block.payload)
 
     def _answer_sync(self, peer: int, request: SyncRequest) -> None:
-        """Committed blocks from storage (any height), then the replica's certified chain."""
-        tip = self.storage.tip_height()
-        if request.committed_height > tip:
-            return
-        first = request.committed_height + 1
-        last = min(tip, request.committed_height + self.params.sync_max_blocks)
-        committed: list[CommittedBlock] = []
-        size = 0
-        for raw_block, raw_cert in self.storage.get_raw_blocks(first, last):
-            size += len(raw_block) + len(raw_cert)
-            if committed and size > _SYNC_BYTES_BUDGET:
-                break
-            committed.append(CommittedBlock(decode(raw_block), decode(raw_cert)))
-        certified: tuple[CertifiedBlock, ...] = ()
-        room = self.params.sync_max_blocks - len(committed)
-        if room > 0 and (not committed or committed[-1].block.height == tip):
-            own = SyncRequest(request.epoch, tip, request.target_hash)
-            for effect in self.replica.on_sync_request(peer, own, now_ms()):
-                if isinstance(effect, Send) and isinstance(effect.message, SyncResponse):
-                    certified = effect.message.certified[:room]
-        self.transport.send(peer, CONSENSUS, SyncResponse(tuple(committed), certified).encoded)
+        response = build_sync_response(
+            storage=self.storage,
+            replica=self.replica,
+            peer=peer,
+            request=request,
+            max_blocks=self.params.sync_max_blocks,
+            now_ms=now_ms(),
+        )
+        if response is not None:
+            self.transport.send(peer, CONSENSUS, response.encoded)
 
     def _request_sync(self, peer: int) -> None:
         request = SyncRequest(self.replica.epoch, self.storage.tip_height(), ZERO_HASH)
@@ -689,28 +592,24 @@ class Node:
 
     # -- transactions ------------------------------------------------------------------------
 
-    def _admit(self, data: bytes | Transaction, *, gossip: bool) -> object:
-        """Mempool admission (raises for the API); gossip newly admitted ones to the peers."""
-        try:
-            admission = self.mempool.add(data, self.executor.committed)
-        except Exception:
-            if gossip:
-                raise
-            return None
-        if gossip and not admission.duplicate:
-            if not self._gossip:
-                asyncio.get_running_loop().call_later(_GOSSIP_DELAY_S, self._flush_gossip)
-            self._gossip.append(admission.tx.encoding)
-        return admission
+    def _admit_gossiped(self, data: bytes) -> None:
+        """A peer's gossip: admitted if valid, silently dropped otherwise (not gossiped again)."""
+        with contextlib.suppress(Exception):
+            self.mempool.add(data, self.executor.committed)
 
     def _flush_gossip(self) -> None:
         batch, self._gossip = self._gossip, []
         if batch:
             self.transport.broadcast(TXS, encode_txs(batch))
 
-    def submit(self, data: bytes | Transaction) -> object:
+    def submit(self, data: bytes | Transaction) -> Admission:
         """``POST /v1/txs``: admit and gossip (raises InvalidTransaction / MempoolFull)."""
-        return self._admit(data, gossip=True)
+        admission = self.mempool.add(data, self.executor.committed)
+        if not admission.duplicate:
+            if not self._gossip:
+                asyncio.get_running_loop().call_later(_GOSSIP_DELAY_S, self._flush_gossip)
+            self._gossip.append(admission.tx.encoding)
+        return admission
 
     async def wait_for_commit(self, timeout: float) -> None:
         """Return after the next commit (or the timeout)."""

@@ -6,6 +6,8 @@ reads that call the validators or re-verify the chain.
   full re-verification.
 - ``worker``: the outbox worker (sign once, submit, poll, retry with back-off).
 - ``nodes``: the validators' health, from their node API (a network call, hence not a selector).
+- ``receipts``: offline-verifiable receipts of an organization's transactions, from the mirror
+  (built by replaying the mirror when a block predates its stored proofs, so not a plain read).
 """
 
 from ledger.services.mirror import (
@@ -17,6 +19,7 @@ from ledger.services.mirror import (
     mirror_verify,
 )
 from ledger.services.nodes import validator_health
+from ledger.services.receipts import receipt_for_transaction
 from ledger.services.signing import (
     governance_required,
     governance_root,
@@ -55,5 +58,6 @@ __all__ = [
     "outbox_drain",
     "outbox_sign_pending",
     "outbox_submit_due",
+    "receipt_for_transaction",
     "validator_health",
 ]

@@ -29,12 +29,15 @@ from ledger.models import (
     MirrorTransaction,
     OrganizationKey,
 )
+from ledger.receipts import entry_proof_to_json
 from ledger.state import (
     OrgKeyRotate,
+    State,
     Transaction,
     TxType,
     payload_to_json,
 )
+from ledger.state.records import keys
 from tenants.models import Organization
 from tenants.rls import system_context
 
@@ -101,6 +104,15 @@ def follower_verifier(*, client: NodeClient | None = None) -> ChainVerifier:
 # --- the mirror ----------------------------------------------------------------------------
 
 
+def state_proofs(state: State) -> dict[str, Any]:
+    """What receipts need from a block's state (``MirrorBlock.state_proofs``): the proof of the
+    chain metadata, and of the validator set when the block ends an epoch (pending changes)."""
+    proofs = {"meta": entry_proof_to_json(state.store.prove(keys.META))}
+    if state.pending_validator_changes:
+        proofs["validators"] = entry_proof_to_json(state.store.prove(keys.VALIDATORS))
+    return proofs
+
+
 def _involved(applied: AppliedBlock) -> set[str]:
     ids: set[str] = set()
     for tx in applied.transactions:
@@ -123,8 +135,9 @@ def _touched_accounts(applied: AppliedBlock) -> set[str]:
 
 @transaction.atomic
 def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> MirrorBlock:
-    """Persist a verified block: the block, its transactions with receipts, touched accounts,
-    outbox rows decided by it, key rotations it committed; publish after commit."""
+    """Persist a verified block: the block, its transactions with receipts, the state proofs
+    receipts need, touched accounts, outbox rows decided by it, key rotations it committed;
+    publish after commit."""
     block, header = applied.block, applied.block.header
     with system_context():
         row = MirrorBlock.objects.create(
@@ -142,6 +155,7 @@ def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> M
             signers=list(applied.signers),
             block=block.encoded,
             certificate=applied.cert.encoded,
+            state_proofs=state_proofs(applied.state),
         )
         MirrorTransaction.objects.bulk_create(
             [

@@ -7,7 +7,7 @@ models, drops, duplication, reordering, partitions), ``faults`` (crash/restart, 
 many-seed runs). See docs/ledger.md, "Simulation".
 """
 
-from .byzantine import BEHAVIOURS
+from .byzantine import BEHAVIOURS, ByzantineBehaviour, parse_behaviour
 from .checks import check_liveness, check_safety
 from .faults import Crash
 from .insecure_crypto import INSECURE_SIM_NAME, InsecureSimBackend, insecure_sim_backend
@@ -30,6 +30,7 @@ __all__ = [
     "BEHAVIOURS",
     "CRYPTO_CHOICES",
     "INSECURE_SIM_NAME",
+    "ByzantineBehaviour",
     "CommitRecord",
     "Crash",
     "FixedDelay",
@@ -42,6 +43,7 @@ __all__ = [
     "check_liveness",
     "check_safety",
     "insecure_sim_backend",
+    "parse_behaviour",
     "run_scenario",
     "twins_split_partition",
 ]

@@ -42,6 +42,7 @@ import dataclasses
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from ledger.consensus.crypto import Backend
@@ -64,19 +65,39 @@ __all__ = [
     "BEHAVIOURS",
     "Actor",
     "ByzantineActor",
+    "ByzantineBehaviour",
     "ByzantineContext",
     "make_behaviour",
+    "parse_behaviour",
 ]
 
-BEHAVIOURS = (
-    "equivocate",
-    "double_vote",
-    "bad_signature",
-    "withhold",
-    "replay",
-    "future",
-    "twins",
-)
+
+class ByzantineBehaviour(StrEnum):
+    """The one set of Byzantine behaviour names, shared by the simulator and the validator process
+    (whose test-only ``"byzantine"`` setting accepts a subset of them)."""
+
+    EQUIVOCATE = "equivocate"
+    DOUBLE_VOTE = "double_vote"
+    BAD_SIGNATURE = "bad_signature"
+    WITHHOLD = "withhold"
+    REPLAY = "replay"
+    FUTURE = "future"
+    TWINS = "twins"
+
+
+BEHAVIOURS: tuple[ByzantineBehaviour, ...] = tuple(ByzantineBehaviour)
+
+
+def parse_behaviour(
+    name: str, allowed: tuple[ByzantineBehaviour, ...] = BEHAVIOURS
+) -> ByzantineBehaviour:
+    """The behaviour called ``name`` if it is in ``allowed``; ValueError naming them otherwise."""
+    if name not in allowed:
+        choices = ", ".join(str(b) for b in allowed)
+        raise ValueError(f"unknown Byzantine behaviour {name!r}; choose from {choices}")
+    return ByzantineBehaviour(name)
+
+
 #: Bound on what a replaying node remembers, so a long run does not grow without limit.
 _REPLAY_MEMORY = 256
 #: Far enough ahead to be beyond any look-ahead window a replica could keep.
@@ -119,7 +140,7 @@ class ByzantineContext:
 class Behaviour:
     """Base: honest. Subclasses rewrite outgoing effects and may add their own messages."""
 
-    name = "honest"
+    name: str = "honest"
 
     def __init__(self, context: ByzantineContext, rng: random.Random) -> None:
         self.context = context
@@ -148,7 +169,7 @@ class Behaviour:
 
 
 class Equivocate(Behaviour):
-    name = "equivocate"
+    name: str = ByzantineBehaviour.EQUIVOCATE
 
     def rewrite(self, effects: list[Effect], now_ms: int) -> list[Effect]:
         out: list[Effect] = []
@@ -174,7 +195,7 @@ class Equivocate(Behaviour):
 
 
 class DoubleVote(Behaviour):
-    name = "double_vote"
+    name: str = ByzantineBehaviour.DOUBLE_VOTE
 
     def rewrite(self, effects: list[Effect], now_ms: int) -> list[Effect]:
         out: list[Effect] = []
@@ -196,7 +217,7 @@ class DoubleVote(Behaviour):
 
 
 class BadSignature(Behaviour):
-    name = "bad_signature"
+    name: str = ByzantineBehaviour.BAD_SIGNATURE
 
     def rewrite(self, effects: list[Effect], now_ms: int) -> list[Effect]:
         out: list[Effect] = []
@@ -260,14 +281,14 @@ class BadSignature(Behaviour):
 
 
 class Withhold(Behaviour):
-    name = "withhold"
+    name: str = ByzantineBehaviour.WITHHOLD
 
     def rewrite(self, effects: list[Effect], now_ms: int) -> list[Effect]:
         return []
 
 
 class Replay(Behaviour):
-    name = "replay"
+    name: str = ByzantineBehaviour.REPLAY
 
     def __init__(self, context: ByzantineContext, rng: random.Random) -> None:
         super().__init__(context, rng)
@@ -296,7 +317,7 @@ class Replay(Behaviour):
 
 
 class Future(Behaviour):
-    name = "future"
+    name: str = ByzantineBehaviour.FUTURE
 
     def rewrite(self, effects: list[Effect], now_ms: int) -> list[Effect]:
         out = list(effects)
@@ -337,16 +358,15 @@ class Future(Behaviour):
         return dataclasses.replace(seen, block=Block(header, seen.block.payload))
 
 
-_BEHAVIOURS: dict[str, type[Behaviour]] = {
-    cls.name: cls for cls in (Equivocate, DoubleVote, BadSignature, Withhold, Replay, Future)
+_BEHAVIOURS: dict[ByzantineBehaviour, type[Behaviour]] = {
+    ByzantineBehaviour(cls.name): cls
+    for cls in (Equivocate, DoubleVote, BadSignature, Withhold, Replay, Future)
 }
 
 
 def make_behaviour(name: str, context: ByzantineContext, rng: random.Random) -> Behaviour:
     """The behaviour called ``name`` (one of BEHAVIOURS except ``twins``); ValueError otherwise."""
-    if name not in _BEHAVIOURS:
-        raise ValueError(f"unknown Byzantine behaviour {name!r}; choose from {BEHAVIOURS}")
-    return _BEHAVIOURS[name](context, rng)
+    return _BEHAVIOURS[parse_behaviour(name, tuple(_BEHAVIOURS))](context, rng)
 
 
 class ByzantineActor:

@@ -32,7 +32,7 @@ This backend is deliberately not reachable through ``ledger.consensus.crypto.bac
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from ledger.consensus.crypto import BLSError
 
@@ -94,6 +94,28 @@ def _decode_signature(signature: bytes) -> int | None:
     return value
 
 
+def _verify(dst: bytes, pk: bytes, message: bytes, signature: bytes) -> bool:
+    """True when ``signature`` is ``pk``'s signature over ``message`` under domain ``dst``."""
+    key = _decode_key(pk)
+    sig = _decode_signature(signature)
+    if key is None or sig is None:
+        return False
+    return sig * _G % P == key * _hash_to_field(dst, bytes(message)) % P
+
+
+def _sum(items: Sequence[bytes], decode: Callable[[bytes], int | None], one: str, many: str) -> int:
+    """The sum of decoded keys or signatures; BLSError when empty or one is malformed."""
+    if len(items) == 0:
+        raise BLSError(f"cannot aggregate an empty list of {many}")
+    total = 0
+    for item in items:
+        value = decode(item)
+        if value is None:
+            raise BLSError(f"malformed {one}")
+        total += value
+    return total % P
+
+
 class InsecureSimBackend:
     """The ``Backend`` protocol of ``ledger.consensus.crypto`` over ``(Z_P, +)``; see module doc."""
 
@@ -113,23 +135,11 @@ class InsecureSimBackend:
 
     def Verify(self, pk: bytes, message: bytes, signature: bytes) -> bool:
         """True when ``signature`` is ``pk``'s signature over ``message``."""
-        key = _decode_key(pk)
-        sig = _decode_signature(signature)
-        if key is None or sig is None:
-            return False
-        return sig * _G % P == key * _hash_to_field(_DST_SIGN, bytes(message)) % P
+        return _verify(_DST_SIGN, pk, message, signature)
 
     def Aggregate(self, signatures: Sequence[bytes]) -> bytes:
         """Sum of the signatures; raises BLSError when empty or one is malformed."""
-        if len(signatures) == 0:
-            raise BLSError("cannot aggregate an empty list of signatures")
-        total = 0
-        for signature in signatures:
-            value = _decode_signature(signature)
-            if value is None:
-                raise BLSError("malformed signature")
-            total += value
-        return _encode_signature(total % P)
+        return _encode_signature(_sum(signatures, _decode_signature, "signature", "signatures"))
 
     def FastAggregateVerify(self, pks: Sequence[bytes], message: bytes, signature: bytes) -> bool:
         """True when ``signature`` is the aggregate of all ``pks`` signing the same ``message``."""
@@ -171,23 +181,11 @@ class InsecureSimBackend:
 
     def PopVerify(self, pk: bytes, proof: bytes) -> bool:
         """True when ``proof`` proves possession of ``pk``'s secret key."""
-        key = _decode_key(pk)
-        sig = _decode_signature(proof)
-        if key is None or sig is None:
-            return False
-        return sig * _G % P == key * _hash_to_field(_DST_POP, bytes(pk)) % P
+        return _verify(_DST_POP, pk, pk, proof)
 
     def AggregatePublicKeys(self, pks: Sequence[bytes]) -> bytes:
         """Sum of already-validated public keys; raises BLSError when empty or malformed."""
-        if len(pks) == 0:
-            raise BLSError("cannot aggregate an empty list of public keys")
-        total = 0
-        for pk in pks:
-            key = _decode_key(pk)
-            if key is None:
-                raise BLSError("malformed public key")
-            total += key
-        return _encode_key(total % P)
+        return _encode_key(_sum(pks, _decode_key, "public key", "public keys"))
 
     def VerifyWithValidatedKey(self, pk: bytes, message: bytes, signature: bytes) -> bool:
         """``Verify`` for a key validated earlier (here the same cost: nothing to skip)."""

@@ -32,7 +32,7 @@ from ledger.consensus.replica import Replica
 from ledger.consensus.types import Block, Message, TimeoutMsg, Vote
 from ledger.consensus.validators import ValidatorInfo, ValidatorSet
 
-from .byzantine import BEHAVIOURS, Actor, ByzantineActor, ByzantineContext, make_behaviour
+from .byzantine import Actor, ByzantineActor, ByzantineContext, make_behaviour, parse_behaviour
 from .events import EventQueue, SimulationError, VirtualClock
 from .faults import Crash, DurableStore
 from .insecure_crypto import INSECURE_SIM_NAME, insecure_sim_backend
@@ -474,8 +474,8 @@ def run_scenario(
         raise ValueError("byzantine must be between 0 and the number of validators")
     if byzantine and behaviour is None:
         raise ValueError("Byzantine validators need a behaviour")
-    if behaviour is not None and behaviour not in BEHAVIOURS:
-        raise ValueError(f"unknown Byzantine behaviour {behaviour!r}; choose from {BEHAVIOURS}")
+    if behaviour is not None:
+        parse_behaviour(behaviour)
     rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography
     if byzantine_indices is None:
         chosen = tuple(sorted(rng.sample(range(validators), byzantine)))

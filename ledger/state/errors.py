@@ -26,6 +26,7 @@ __all__ = [
     "LedgerStateError",
     "StateDivergence",
     "TransactionRejected",
+    "malformed",
 ]
 
 
@@ -76,6 +77,11 @@ class InvalidTransaction(LedgerStateError):
         super().__init__(f"{code}: {reason}")
         self.code = code
         self.reason = reason
+
+
+def malformed(reason: str) -> InvalidTransaction:
+    """Build the error every encoding and structure check raises."""
+    return InvalidTransaction(ErrorCode.MALFORMED, reason)
 
 
 class TransactionRejected(LedgerStateError):

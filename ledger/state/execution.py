@@ -11,8 +11,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ledger.state.encoding import MAX_AMOUNT
 from ledger.state.errors import ErrorCode, InvalidTransaction, TransactionRejected
+from ledger.state.limits import MAX_AMOUNT
 from ledger.state.records import (
     Account,
     AnchorRecord,

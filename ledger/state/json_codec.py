@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ledger.state.encoding import SLUG_PATTERN, check_id, malformed
+from ledger.state.errors import malformed
+from ledger.state.limits import SLUG_PATTERN, check_id
 from ledger.state.records import Receipt
 from ledger.state.transactions import (
     PAYLOAD_CLASSES,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import TypeVar
 
-from ledger.state.encoding import Writer
+from ledger.consensus.encoding import Writer
 from ledger.state.errors import ErrorCode
 from ledger.state.store import Record
 
@@ -103,7 +103,7 @@ class ValidatorSet:
             w.text(v.org_id).fixed(v.bls_public_key, 48)
         w.u16(len(self.pending))
         for c in self.pending:
-            w.u8(int(c.kind)).text(c.org_id).var_bytes(c.bls_public_key)
+            w.u8(int(c.kind)).text(c.org_id).var(c.bls_public_key)
         return w.getvalue()
 
     @property
@@ -189,7 +189,7 @@ class Receipt:
     reason: str = field(default="", compare=False)
 
     def encode(self) -> bytes:
-        w = Writer().u8(8).fixed(self.tx_hash, 32).u8(self.status is ReceiptStatus.COMMITTED)
+        w = Writer().u8(8).fixed(self.tx_hash, 32).flag(self.status is ReceiptStatus.COMMITTED)
         return w.text(self.code or "").u64(self.height).u32(self.index).getvalue()
 
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nacl.bindings import crypto_sign_open
 from nacl.exceptions import CryptoError
 
-from ledger.state.encoding import Writer
+from ledger.consensus.encoding import Writer
 from ledger.state.transactions import (
     GOVERNANCE_DOMAIN,
     TX_DOMAIN,
@@ -24,9 +24,8 @@ from ledger.state.transactions import (
     GovernancePayload,
     Payload,
     Transaction,
-    check_envelope,
-    encode_body,
 )
+from ledger.state.transactions.envelope import check_envelope, encode_body
 
 __all__ = [
     "compute_governance_root",

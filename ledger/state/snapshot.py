@@ -11,16 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ledger.state.encoding import (
-    ACCOUNT_ID_PATTERN,
-    CURRENCY_PATTERN,
-    SLUG_PATTERN,
-    Reader,
-    Writer,
-    malformed,
-)
-from ledger.state.errors import InvalidTransaction, LedgerStateError
+from ledger.consensus.encoding import DecodeError, Reader, Writer
+from ledger.state.errors import InvalidTransaction, LedgerStateError, malformed
 from ledger.state.execution import PopVerifier
+from ledger.state.limits import ACCOUNT_ID_PATTERN, CURRENCY_PATTERN, SLUG_PATTERN
 from ledger.state.records import (
     Account,
     AnchorRecord,
@@ -51,7 +45,7 @@ def encode_snapshot(state: State) -> bytes:
     entries = list(state.store.items())
     w = Writer().u32(len(entries))
     for key, record in entries:
-        w.u16(len(key)).fixed(key, len(key)).var_bytes(record.encode())
+        w.u16(len(key)).fixed(key, len(key)).var(record.encode())
     return MAGIC + w.getvalue()
 
 
@@ -68,8 +62,10 @@ def decode_snapshot(data: bytes, *, expected_root: bytes, pop_verify: PopVerifie
             if key <= previous:
                 raise malformed("snapshot keys are not strictly ascending")
             previous = key
-            writes[key] = decode_record(r.var_bytes(_MAX_RECORD_BYTES))
-        r.done()
+            writes[key] = decode_record(r.var(_MAX_RECORD_BYTES))
+        r.finish()
+    except DecodeError as exc:
+        raise InvalidSnapshot(str(exc)) from exc
     except InvalidTransaction as exc:
         raise InvalidSnapshot(exc.reason) from exc
     state = State(MerkleMap().updated(writes), pop_verify)
@@ -98,7 +94,7 @@ def _validator_set(r: Reader) -> ValidatorSet:
         if raw_kind not in (ChangeKind.ADD, ChangeKind.REMOVE):
             raise malformed(f"unknown validator change kind {raw_kind}")
         pending.append(
-            ValidatorChange(ChangeKind(raw_kind), r.text(SLUG_PATTERN, "org_id"), r.var_bytes(48))
+            ValidatorChange(ChangeKind(raw_kind), r.text(SLUG_PATTERN, "org_id"), r.var(48))
         )
     return ValidatorSet(validators, tuple(pending))
 
@@ -141,13 +137,16 @@ _DECODERS: dict[int, Callable[[Reader], Record]] = {
 
 def decode_record(data: bytes) -> Record:
     """Decode one state record; raise ``InvalidTransaction(malformed)`` if it is not canonical."""
-    r = Reader(data)
-    tag = r.u8()
-    decoder = _DECODERS.get(tag)
-    if decoder is None:
-        raise malformed(f"unknown record tag {tag}")
-    record = decoder(r)
-    r.done()
+    try:
+        r = Reader(data)
+        tag = r.u8()
+        decoder = _DECODERS.get(tag)
+        if decoder is None:
+            raise malformed(f"unknown record tag {tag}")
+        record = decoder(r)
+        r.finish()
+    except DecodeError as exc:
+        raise malformed(str(exc)) from exc
     if record.encode() != data:
         raise malformed("non-canonical record encoding")
     return record

@@ -11,13 +11,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.state.encoding import (
-    ACCOUNT_ID_PATTERN,
-    CURRENCY_PATTERN,
-    MAX_AMOUNT,
-    SLUG_PATTERN,
-    check_id,
-)
 from ledger.state.errors import InvalidBlock, InvalidGenesis, InvalidTransaction
 from ledger.state.execution import (
     BlockContext,
@@ -28,6 +21,13 @@ from ledger.state.execution import (
     end_block,
     execute_transaction,
     is_valid_pop,
+)
+from ledger.state.limits import (
+    ACCOUNT_ID_PATTERN,
+    CURRENCY_PATTERN,
+    MAX_AMOUNT,
+    SLUG_PATTERN,
+    check_id,
 )
 from ledger.state.records import (
     Account,

@@ -22,10 +22,20 @@ from __future__ import annotations
 import hashlib
 import struct
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
-__all__ = ["BUCKETS", "BUCKET_BITS", "EMPTY_HASH", "MerkleMap", "Overlay", "Record"]
+__all__ = [
+    "BUCKETS",
+    "BUCKET_BITS",
+    "EMPTY_HASH",
+    "EntryProof",
+    "MerkleMap",
+    "Overlay",
+    "Record",
+    "compute_entry_proof_root",
+]
 
 BUCKET_BITS = 14
 BUCKETS = 1 << BUCKET_BITS
@@ -50,7 +60,11 @@ def bucket_of(key: bytes) -> int:
 
 
 def _entry_hash(key: bytes, value: Record) -> bytes:
-    return hashlib.sha256(b"\x00" + _U16.pack(len(key)) + key + value.encode()).digest()
+    return _encoded_entry_hash(key, value.encode())
+
+
+def _encoded_entry_hash(key: bytes, encoded: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + _U16.pack(len(key)) + key + encoded).digest()
 
 
 def _bucket_hash(bucket: Mapping[bytes, _Entry]) -> bytes:
@@ -64,6 +78,40 @@ def _node_hash(left: bytes, right: bytes) -> bytes:
     if left == EMPTY_HASH and right == EMPTY_HASH:
         return EMPTY_HASH
     return hashlib.sha256(b"\x02" + left + right).digest()
+
+
+@dataclass(frozen=True)
+class EntryProof:
+    """Membership of one entry in the map whose root ``compute_entry_proof_root`` returns.
+
+    ``value`` is the record's encoding; ``bucket`` the entry hashes of the key's bucket in
+    ascending key order (this entry's among them); ``siblings`` the BUCKET_BITS node hashes met on
+    the way from the bucket up to the root, nearest first. The size is the bucket's entry count
+    plus 14 hashes: a few hundred bytes for the maps this ledger holds.
+    """
+
+    key: bytes
+    value: bytes
+    bucket: tuple[bytes, ...]
+    siblings: tuple[bytes, ...]
+
+
+def compute_entry_proof_root(proof: EntryProof) -> bytes | None:
+    """The root ``proof`` leads to, or None when it is malformed (wrong sizes, or the entry is not
+    among the bucket's hashes). A proof shows membership only: it says nothing of other keys."""
+    if (
+        len(proof.key) > 0xFFFF
+        or len(proof.siblings) != BUCKET_BITS
+        or any(len(h) != 32 for h in (*proof.bucket, *proof.siblings))
+        or _encoded_entry_hash(proof.key, proof.value) not in proof.bucket
+    ):
+        return None
+    node = BUCKETS + bucket_of(proof.key)
+    digest = hashlib.sha256(b"\x01" + b"".join(proof.bucket)).digest()
+    for sibling in proof.siblings:
+        digest = _node_hash(sibling, digest) if node & 1 else _node_hash(digest, sibling)
+        node >>= 1
+    return digest
 
 
 class MerkleMap:
@@ -92,6 +140,25 @@ class MerkleMap:
     def get(self, key: bytes) -> Record | None:
         entry = self._buckets[bucket_of(key)].get(key)
         return None if entry is None else entry[0]
+
+    def prove(self, key: bytes) -> EntryProof:
+        """The membership proof of ``key`` (KeyError when absent); see ``EntryProof``."""
+        index = bucket_of(key)
+        bucket = self._buckets[index]
+        entry = bucket.get(key)
+        if entry is None:
+            raise KeyError(key)
+        siblings = []
+        node = BUCKETS + index
+        while node > 1:
+            siblings.append(self._nodes[node ^ 1])
+            node >>= 1
+        return EntryProof(
+            key=key,
+            value=entry[0].encode(),
+            bucket=tuple(e[1] for _, e in sorted(bucket.items())),
+            siblings=tuple(siblings),
+        )
 
     def items(self, prefix: bytes = b"") -> Iterator[tuple[bytes, Record]]:
         """All entries whose key starts with ``prefix``, in ascending key order (O(N))."""

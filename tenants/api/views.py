@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, permissions, status
@@ -139,10 +140,19 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGen
             ip=client_ip(request),
             base_url=request.build_absolute_uri("/"),
         )
-        invitation.accept_url = link  # type: ignore[attr-defined]
-        return Response(
-            s.InvitationCreatedSerializer(invitation).data, status=status.HTTP_201_CREATED
+        return _with_link(invitation, link, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.InvitationCreatedSerializer)
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, org: str, pk: str) -> Response:
+        """Email the invitation again with a fresh expiry; answers its link once more."""
+        invitation, link = services.invitation_resend(
+            invitation=self.get_object(),
+            actor=request.user,
+            ip=client_ip(request),
+            base_url=request.build_absolute_uri("/"),
         )
+        return _with_link(invitation, link, status=status.HTTP_200_OK)
 
     @extend_schema(request=None, responses=s.InvitationSerializer)
     @action(detail=True, methods=["post"])
@@ -151,6 +161,14 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGen
             invitation=self.get_object(), actor=request.user, ip=client_ip(request)
         )
         return Response(s.InvitationSerializer(invitation).data)
+
+
+def _with_link(invitation: Invitation, link: str, *, status: int) -> Response:
+    invitation.accept_url = link  # type: ignore[attr-defined]
+    response = Response(s.InvitationCreatedSerializer(invitation).data, status=status)
+    # The link lets whoever holds it join: no cache may keep the answer.
+    add_never_cache_headers(response)
+    return response
 
 
 class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGenericViewSet):
@@ -179,7 +197,12 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGenericV
             ip=client_ip(request),
         )
         api_token.token = secret  # type: ignore[attr-defined]
-        return Response(s.TokenCreatedSerializer(api_token).data, status=status.HTTP_201_CREATED)
+        response = Response(
+            s.TokenCreatedSerializer(api_token).data, status=status.HTTP_201_CREATED
+        )
+        # The secret is in the body: no cache may keep it.
+        add_never_cache_headers(response)
+        return response
 
     @extend_schema(request=None, responses={200: s.TokenSerializer})
     def destroy(self, request: Request, org: str, pk: str) -> Response:

@@ -11,8 +11,8 @@ and every file is checked against a pinned sha256 before use:
   picture), so the file is read straight out of the ``scikit-image==0.25.2`` wheel that pip
   downloads without installing; its own sha256 is pinned, so any platform's wheel will do.
 
-Use the fixtures by importing them into a test module: ``from tests.biometrics.photos import
-real_photos``. The synthetic helpers below need nothing but Pillow and numpy.
+The ``real_photos`` fixture (tests/biometrics/conftest.py) returns their bytes. The synthetic
+helpers below need nothing but Pillow and numpy.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
-import pytest
 from PIL import Image, ImageFilter
 
 REPO_ROOT: Final = Path(__file__).resolve().parents[2]
@@ -133,16 +132,6 @@ def _fetch_astronaut(cache: Path) -> Path:
         raise PhotoUnavailable(f"{ASTRONAUT_MEMBER} does not match its pinned sha256")
     _write_atomically(path, data)
     return path
-
-
-@pytest.fixture(scope="session")
-def real_photos() -> dict[str, bytes]:
-    """The real photos' bytes by file name; fails (never skips) when they cannot be fetched."""
-    try:
-        paths = fetch_real_photos()
-    except PhotoUnavailable as exc:
-        pytest.fail(f"real test photos unavailable: {exc}")
-    return {name: path.read_bytes() for name, path in paths.items()}
 
 
 # --- synthetic files ---------------------------------------------------------------------------

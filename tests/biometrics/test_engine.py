@@ -50,10 +50,7 @@ from tests.biometrics.photos import (
     make_blurred_jpeg,
     make_gradient_jpeg,
     make_text_named_jpg,
-    real_photos,
 )
-
-__all__ = ["real_photos"]  # the imported fixture is used by name below
 
 
 class NetworkBlocked(RuntimeError):

@@ -13,59 +13,31 @@ from typing import Any
 import pytest
 from rest_framework.test import APIClient
 
-from biometrics import services
 from biometrics.models import (
     Consent,
     Enrollment,
     IdentificationAttempt,
-    Purpose,
     Subject,
     VerificationAttempt,
 )
 from tenants.models import Membership
 from tenants.roles import Role
+from tests.biometrics.api_support import create_subject, enrolled_subject, identify, photo
+from tests.biometrics.factories import biometrics_objects
 from tests.biometrics.photos import make_gradient_jpeg
-from tests.biometrics.test_api import (
-    alice,
-    create_subject,
-    engine_ready,
-    enrolled_subject,
-    identify,
-    photo,
-    real_photos,
-)
 from tests.conftest import api_as
-
-__all__ = ["alice", "engine_ready", "real_photos"]  # fixtures used by name
 
 
 @pytest.fixture
 def acme_ids(world: Any) -> dict[str, int]:
-    """One of each acme object (no engine needed: rows made through the services)."""
-    subject = services.subject_create(
-        organization=world.acme, external_ref="EMP-1", display_name="Ada", actor=world.alice
-    )
-    consent = services.consent_grant(
-        organization=world.acme,
-        subject=subject,
-        purpose=Purpose.ENROLLMENT,
-        policy_version="1.0",
-        method=Consent.Method.WRITTEN,
-        granted_by=world.alice,
-    )
-    enrollment = Enrollment.objects.create(organization=world.acme, subject=subject)
-    verification = VerificationAttempt.objects.create(
-        organization=world.acme, subject=subject, threshold=0.07, model="Dlib"
-    )
-    identification = IdentificationAttempt.objects.create(
-        organization=world.acme, threshold=0.07, model="Dlib"
-    )
+    """One of each acme object (no engine needed: the factory makes rows through the services)."""
+    objects = biometrics_objects(organization=world.acme, owner=world.alice)
     return {
-        "subject": subject.pk,
-        "consent": consent.pk,
-        "enrollment": enrollment.pk,
-        "verification": verification.pk,
-        "identification": identification.pk,
+        "subject": objects[Subject].pk,
+        "consent": objects[Consent].pk,
+        "enrollment": objects[Enrollment].pk,
+        "verification": objects[VerificationAttempt].pk,
+        "identification": objects[IdentificationAttempt].pk,
     }
 
 
@@ -179,7 +151,7 @@ def test_globex_identification_never_matches_acme_subjects(
     assert response.json()["candidates"] == []
     # and when globex enrolls obama too, only its own subject is ever a candidate
     own = create_subject(mallory, "globex", "obama-g")
-    from tests.biometrics.test_api import enroll, grant
+    from tests.biometrics.api_support import enroll, grant
 
     grant(mallory, "globex", own)
     assert (

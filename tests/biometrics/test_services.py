@@ -26,16 +26,7 @@ from biometrics.models import (
 )
 from ledger.models import LedgerOutbox
 from ledger.outbox import InvalidPayload, OutboxConflict, ledger_submit
-from tests.biometrics.test_api import (
-    alice,
-    create_subject,
-    engine_ready,
-    enrolled_subject,
-    identify,
-    real_photos,
-)
-
-__all__ = ["alice", "engine_ready", "real_photos"]  # fixtures used by name
+from tests.biometrics.api_support import create_subject, enrolled_subject, identify
 
 
 def new_subject(world: Any, ref: str = "EMP-1", *purposes: str) -> Subject:
@@ -309,7 +300,7 @@ def test_revoking_the_enrollment_consent_revokes_the_templates(
     django_capture_on_commit_callbacks: Callable[..., Any],
 ) -> None:
     subject_id = create_subject(alice, "acme", "obama")
-    from tests.biometrics.test_api import enroll, grant
+    from tests.biometrics.api_support import enroll, grant
 
     enrollment_consent, *_ = grant(alice, "acme", subject_id)
     enroll(

@@ -32,15 +32,7 @@ from biometrics.models import (
     Subject,
 )
 from ledger.models import LedgerOutbox
-from tests.biometrics.test_api import (
-    alice,
-    engine_ready,
-    enrolled_subject,
-    real_photos,
-    require_engine,
-)
-
-__all__ = ["alice", "engine_ready", "real_photos"]  # fixtures used by name
+from tests.biometrics.api_support import enrolled_subject, require_engine
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -227,7 +219,8 @@ def test_a_worker_killed_mid_enrollment_loses_nothing_and_duplicates_nothing(
     require_engine()
     db = connection.settings_dict
     env = {
-        **os.environ,
+        # A worker connects as the application role only (the owner role is for migrate).
+        **{k: v for k, v in os.environ.items() if k != "DATABASE_MIGRATE_URL"},
         "REDIS_URL": redis_url,
         "CELERY_TASK_ALWAYS_EAGER": "false",
         "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or 'localhost'}"

@@ -19,9 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.biometrics.photos import make_gradient_jpeg, real_photos
-
-__all__ = ["real_photos"]  # fixture used by name
+from tests.biometrics.photos import make_gradient_jpeg
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -79,7 +77,7 @@ def test_the_web_process_serves_biometrics_without_importing_the_engine(tmp_path
         **{
             k: v
             for k, v in os.environ.items()
-            if k not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+            if k not in ("DATABASE_URL", "DATABASE_MIGRATE_URL", "REDIS_URL", "CELERY_BROKER_URL")
         },
         "DJANGO_SETTINGS_MODULE": "portal.settings",
         "PORTAL_VAR_DIR": str(tmp_path),
@@ -128,7 +126,7 @@ def test_the_enrollment_wizard_records_consent_enrolls_and_shows_the_face(
     from django.test import Client
 
     from biometrics.models import Consent, Subject
-    from tests.biometrics.test_api import require_engine
+    from tests.biometrics.api_support import require_engine
     from tests.conftest import PASSWORD
 
     require_engine()

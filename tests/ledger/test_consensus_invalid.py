@@ -34,7 +34,7 @@ from ledger.consensus import (
     make_genesis,
 )
 from ledger.consensus.types import Message
-from tests.ledger.test_consensus_support import (
+from tests.ledger.consensus_support import (
     CHAIN_ID,
     Driver,
     blst,

@@ -9,7 +9,7 @@ import pytest
 
 from ledger.consensus import CommitCert, CommittedBlock, verify_commit
 from ledger.consensus.types import Block
-from tests.ledger.test_consensus_support import Driver, validator_set
+from tests.ledger.consensus_support import Driver, validator_set
 
 _COMMITTED: tuple[CommittedBlock, ...] | None = None
 
@@ -73,7 +73,7 @@ def test_a_block_with_a_swapped_payload_does_not_verify() -> None:
         ),
     ],
 )
-def test_a_tampered_certificate_does_not_verify(tamper) -> None:  # type: ignore[no-untyped-def]
+def test_a_tampered_certificate_does_not_verify(tamper) -> None:
     # given a genuine certificate / when it is tampered with / then it fails
     item = committed()[2]
     assert not verify_commit(validator_set(4), item.block, tamper(item.cert))
@@ -119,7 +119,7 @@ def test_verification_costs_one_aggregate_check_whatever_n_after_the_first_call(
 def test_a_certificate_made_with_blst_verifies_with_the_py_ecc_reference_backend() -> None:
     # given a commit certificate produced by replicas using blst
     from ledger.consensus import ValidatorSet, crypto
-    from tests.ledger.test_consensus_support import validator_infos
+    from tests.ledger.consensus_support import validator_infos
 
     item = committed()[1]
     # when a light client holding the same set checks it with py_ecc (byte-identical backends)

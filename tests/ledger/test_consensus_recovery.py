@@ -16,7 +16,7 @@ from ledger.consensus import (
     SyncRequest,
     TimeoutMsg,
 )
-from tests.ledger.test_consensus_support import Driver, make_replica, validator_set
+from tests.ledger.consensus_support import Driver, make_replica, validator_set
 
 
 def timeouts_of(effects: list[object]) -> list[TimeoutMsg]:

@@ -23,7 +23,7 @@ from ledger.consensus import (
     make_root_qc,
     verify_commit,
 )
-from tests.ledger.test_consensus_support import (
+from tests.ledger.consensus_support import (
     CHAIN_ID,
     Driver,
     make_replica,
@@ -217,7 +217,7 @@ def test_a_committed_reconfiguration_moves_everyone_to_the_next_epoch_and_set() 
     vs1 = vs0.successor(validator_infos(5), epoch=1)
     genesis = make_genesis(CHAIN_ID, vs0)
 
-    def on_reconfigure(block):  # type: ignore[no-untyped-def]
+    def on_reconfigure(block):
         return vs1 if b"tx-0-2" in block.payload else None
 
     driver = Driver(
@@ -262,7 +262,7 @@ def test_a_leader_whose_executor_has_no_state_for_the_parent_proposes_nothing() 
     # given the round-1 leader with an executor that cannot execute on the parent (it answers
     # with an empty root, which no header can carry)
     from ledger.consensus import SetTimer
-    from tests.ledger.test_consensus_support import blst, payload_counter, secret_key
+    from tests.ledger.consensus_support import blst, payload_counter, secret_key
 
     vset = validator_set(4)
     leader = Replica(

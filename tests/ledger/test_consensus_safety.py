@@ -14,7 +14,7 @@ from ledger.consensus import (
     make_root_qc,
 )
 from ledger.consensus.types import QuorumCert
-from tests.ledger.test_consensus_support import CHAIN_ID, blst, secret_key, validator_set
+from tests.ledger.consensus_support import CHAIN_ID, blst, secret_key, validator_set
 
 
 def rules() -> SafetyRules:

@@ -12,7 +12,7 @@ import random
 import pytest
 
 from ledger.consensus import InvalidMessage
-from tests.ledger.test_consensus_support import Driver, make_replica, validator_set
+from tests.ledger.consensus_support import Driver, make_replica, validator_set
 
 
 def run_schedule(seed: int, *, steps: int = 1_500, n: int = 4) -> Driver:

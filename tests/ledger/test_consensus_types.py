@@ -154,7 +154,7 @@ def test_a_block_whose_payload_was_altered_no_longer_matches_its_payload_root() 
         (lambda data: b"", "truncated input"),
     ],
 )
-def test_decoding_rejects_anything_but_the_canonical_bytes(mutate, reason) -> None:  # type: ignore[no-untyped-def]
+def test_decoding_rejects_anything_but_the_canonical_bytes(mutate, reason) -> None:
     # given valid bytes of a proposal / when they are altered
     data = encode(Proposal(Block(header(), (b"a",)), qc(6)))
     # then decoding raises the named error

@@ -19,7 +19,7 @@ from ledger.consensus import (
     verify_tc,
 )
 from ledger.consensus.aggregation import TimeoutCollector, VoteCollector
-from tests.ledger.test_consensus_support import (
+from tests.ledger.consensus_support import (
     CHAIN_ID,
     blst,
     secret_key,
@@ -40,7 +40,7 @@ def vote(i: int, round: int = 3, block_hash: bytes = BLOCK, *, bad: bool = False
     ("n", "f", "quorum"),
     [(1, 0, 1), (3, 0, 3), (4, 1, 3), (5, 1, 4), (6, 1, 5), (7, 2, 5), (10, 3, 7), (16, 5, 11)],
 )
-def test_the_quorum_is_n_minus_f_with_f_the_largest_tolerable_faults(n, f, quorum) -> None:  # type: ignore[no-untyped-def]
+def test_the_quorum_is_n_minus_f_with_f_the_largest_tolerable_faults(n, f, quorum) -> None:
     # given n validators / when the set is built
     vset = validator_set(n)
     # then f = (n - 1) // 3 and the quorum is 2f + 1 for n = 3f + 1, n - f in general
@@ -82,7 +82,7 @@ def test_a_successor_set_does_not_revalidate_known_keys() -> None:
             self.name = "counting"
             self.checks = 0
 
-        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        def __getattr__(self, name: str):
             return getattr(self.inner, name)
 
         def KeyValidate(self, pk: bytes) -> bool:

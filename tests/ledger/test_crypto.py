@@ -27,7 +27,6 @@ from ledger.consensus import crypto
 from ledger.consensus.crypto import (
     CIPHERSUITE,
     CURVE_ORDER,
-    ENV_VAR,
     IDENTITY_PUBKEY,
     IDENTITY_SIGNATURE,
     Backend,
@@ -36,6 +35,7 @@ from ledger.consensus.crypto import (
     KeyGen,
     available_backends,
     backend,
+    configure,
 )
 
 BACKENDS = ("py_ecc", "blst")
@@ -471,26 +471,41 @@ def test_keygen_refuses_short_or_non_bytes_key_material(ikm: Any) -> None:
 # --------------------------------------------------------------------------- selection
 
 
+@pytest.fixture
+def default_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a test configures as the process default is undone afterwards."""
+    monkeypatch.setattr(crypto, "_default", ["auto"])
+
+
 @pytest.mark.parametrize(
-    ("env_value", "expected"),
-    [("py_ecc", "py_ecc"), ("blst", "blst"), ("auto", "blst"), ("", "blst"), (None, "blst")],
+    ("configured", "expected"),
+    [("py_ecc", "py_ecc"), ("blst", "blst"), ("auto", "blst"), (None, "blst")],
 )
-def test_the_environment_selects_the_backend(
-    monkeypatch: pytest.MonkeyPatch, env_value: str | None, expected: str
+def test_the_configured_default_selects_the_backend(
+    default_backend: None, configured: str | None, expected: str
 ) -> None:
-    # Given LEDGER_BLS_BACKEND set (or unset) and pyblst installed
-    if env_value is None:
-        monkeypatch.delenv(ENV_VAR, raising=False)
-    else:
-        monkeypatch.setenv(ENV_VAR, env_value)
+    # Given a process default configured (or not) and pyblst installed
+    if configured is not None:
+        configure(configured)
     # When the default backend is asked for / Then it is the configured one, cached
     assert backend().name == expected
     assert backend() is backend(expected)
 
 
-def test_auto_falls_back_to_py_ecc_without_pyblst(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_does_not_select_the_backend(
+    monkeypatch: pytest.MonkeyPatch, default_backend: None
+) -> None:
+    # Given the portal's variable set in the environment but nothing configured
+    monkeypatch.setenv("LEDGER_BLS_BACKEND", "py_ecc")
+    # When the default backend is asked for / Then the pure core ignored the environment
+    assert backend().name == "blst"
+
+
+def test_auto_falls_back_to_py_ecc_without_pyblst(
+    monkeypatch: pytest.MonkeyPatch, default_backend: None
+) -> None:
     # Given auto selection on a machine where pyblst cannot be imported
-    monkeypatch.setenv(ENV_VAR, "auto")
+    configure("auto")
     monkeypatch.setattr(crypto, "_importable", lambda name: name != "blst")
     # When the default backend is asked for / Then it is the reference
     assert backend().name == "py_ecc"
@@ -498,13 +513,13 @@ def test_auto_falls_back_to_py_ecc_without_pyblst(monkeypatch: pytest.MonkeyPatc
 
 
 def test_auto_falls_back_to_py_ecc_when_pyblst_is_found_but_fails_to_load(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, default_backend: None
 ) -> None:
     # Given auto selection and a pyblst that is on the path but whose extension cannot load
     def broken() -> Any:
         raise ImportError("undefined symbol: blst_p1_uncompress")
 
-    monkeypatch.setenv(ENV_VAR, "auto")
+    configure("auto")
     monkeypatch.setattr(crypto, "_instances", {})
     monkeypatch.setitem(crypto._FACTORIES, "blst", broken)
     # When the default backend is asked for / Then it is the reference, and naming blst fails
@@ -513,17 +528,31 @@ def test_auto_falls_back_to_py_ecc_when_pyblst_is_found_but_fails_to_load(
         backend("blst")
 
 
-@pytest.mark.parametrize("value", ["BLST", "pyecc", "none", " blst"])
-def test_an_unknown_backend_name_raises_bls_error(
-    monkeypatch: pytest.MonkeyPatch, value: str
+@pytest.mark.parametrize("value", ["BLST", "pyecc", "none", " blst", ""])
+def test_an_unknown_backend_name_raises_bls_error_and_keeps_the_default(
+    default_backend: None, value: str
 ) -> None:
-    # Given an unknown name in the environment or passed directly
-    monkeypatch.setenv(ENV_VAR, value)
-    # When a backend is asked for / Then BLSError names the variable and the choices
-    with pytest.raises(BLSError, match=f"{ENV_VAR}.*auto, py_ecc, blst"):
-        backend()
-    with pytest.raises(BLSError, match="unknown BLS backend"):
+    # Given the py_ecc default configured
+    configure("py_ecc")
+    # When an unknown name is configured or passed directly / Then BLSError names the choices
+    with pytest.raises(BLSError, match=r"unknown BLS backend.*auto, py_ecc, blst"):
+        configure(value)
+    with pytest.raises(BLSError, match=r"unknown BLS backend.*auto, py_ecc, blst"):
         backend(value)
+    # and the default is still the one configured before
+    assert backend().name == "py_ecc"
+
+
+def test_the_ledger_app_configures_the_default_from_the_portal_setting(
+    settings: Any, default_backend: None
+) -> None:
+    # Given the portal's LEDGER_BLS_BACKEND setting
+    from django.apps import apps
+
+    settings.LEDGER_BLS_BACKEND = "py_ecc"
+    # When the ledger app gets ready / Then the setting is the process default
+    apps.get_app_config("ledger").ready()
+    assert backend().name == "py_ecc"
 
 
 def test_both_backends_are_available_cached_and_implement_the_protocol() -> None:

@@ -15,13 +15,23 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.consensus import SafetyState, make_block, make_root_qc
+from ledger.consensus import (
+    SafetyState,
+    Vote,
+    compute_vote_signing_root,
+    decode,
+    make_block,
+    make_root_qc,
+)
 from ledger.node.chain import ChainSpec, build_chain_spec
-from ledger.node.config import NodeConfig
+from ledger.node.config import ConfigError, NodeConfig
+from ledger.node.faults import Byzantine, ByzantineTransport
 from ledger.node.mempool import Mempool, MempoolFull
 from ledger.node.storage import Storage, StorageError
 from ledger.node.wire import (
+    CONSENSUS,
     HELLO,
+    TXS,
     Hello,
     ProtocolError,
     decode_hello,
@@ -31,6 +41,7 @@ from ledger.node.wire import (
     encode_txs,
     parse_frame_length,
 )
+from ledger.simulation import ByzantineBehaviour
 from ledger.state import (
     MAX_TX_BYTES,
     Anchor,
@@ -168,6 +179,74 @@ def test_storage_keeps_only_the_latest_snapshots(tmp_path: Path, spec: ChainSpec
 
 
 # -- wire format ---------------------------------------------------------------------------
+
+
+def _config_with(**extra: object) -> dict[str, object]:
+    return {
+        "chain_id": CHAIN, "index": 0, "genesis_file": "genesis.json", "bls_key_file": "bls.key",
+        "listen": {"host": "127.0.0.1", "port": 1}, "http": {"host": "127.0.0.1", "port": 2},
+        **extra,
+    }  # fmt: skip
+
+
+def test_the_config_takes_a_byzantine_behaviour_by_its_shared_simulator_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given test mode
+    monkeypatch.setenv("LEDGER_NODE_TEST_MODE", "1")
+    # when a config names a behaviour the validator process can play
+    config = NodeConfig.from_json(_config_with(byzantine="bad_signature"), tmp_path)
+    # then it is parsed into the one shared name
+    assert config.byzantine is ByzantineBehaviour.BAD_SIGNATURE
+
+
+@pytest.mark.parametrize("name", ["bad_signatures", "withhold", "Equivocate"])
+def test_the_config_refuses_an_unknown_byzantine_behaviour_naming_the_choices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    # given test mode and a name the validator process cannot play
+    monkeypatch.setenv("LEDGER_NODE_TEST_MODE", "1")
+    # when / then loading fails with the accepted names in the message
+    with pytest.raises(ConfigError, match="choose from equivocate, bad_signature"):
+        NodeConfig.from_json(_config_with(byzantine=name), tmp_path)
+
+
+class _RecordingTransport:
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, int, bytes]] = []
+
+    def send(self, to: int, kind: int, body: bytes) -> None:
+        self.sent.append((to, kind, body))
+
+
+def test_a_byzantine_transport_spoils_each_vote_it_sends_and_passes_other_frames(
+    spec: ChainSpec,
+) -> None:
+    # given a bad_signature validator whose transport is wrapped, and a properly signed vote
+    inner = _RecordingTransport()
+    byzantine = Byzantine(
+        ByzantineBehaviour.BAD_SIGNATURE,
+        secret_key=bls_key(0),
+        crypto=BLS,
+        execute=lambda root, txs: root,
+        get_block=lambda h: None,
+    )
+    transport = ByzantineTransport(inner, byzantine)  # type: ignore[arg-type]
+    block_hash = spec.genesis_block.hash
+    root = compute_vote_signing_root(spec.chain_id, 0, 1, block_hash)
+    vote = Vote(0, 1, block_hash, 0, BLS.Sign(bls_key(0), root))
+    # when the node sends the vote and a transaction batch through it
+    transport.send(1, CONSENSUS, vote.encoded)
+    transport.send(1, TXS, b"batch")
+    # then the vote left with a signature that no longer verifies, everything else unchanged
+    (_, kind, body), txs = inner.sent
+    sent = decode(body)
+    assert kind == CONSENSUS and isinstance(sent, Vote)
+    assert (sent.epoch, sent.round, sent.block_hash, sent.voter) == (0, 1, block_hash, 0)
+    assert sent.signature != vote.signature
+    assert not BLS.Verify(BLS.SkToPk(bls_key(0)), root, sent.signature)
+    assert txs == (1, TXS, b"batch")
+    assert byzantine.rewritten == 1
 
 
 def test_frames_outside_the_length_bounds_are_protocol_errors() -> None:

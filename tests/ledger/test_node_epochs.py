@@ -32,7 +32,7 @@ from ledger.state import (
     sign_transaction,
     with_approvals,
 )
-from tests.ledger.test_node_faults import PARAMS, chain, grows, heights, wait_for
+from tests.ledger.cluster_support import PARAMS, chain, grows, heights, wait_for
 
 pytestmark = pytest.mark.slow
 

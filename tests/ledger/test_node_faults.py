@@ -29,20 +29,9 @@ from ledger.node.devnet import (
     prepare_devnet,
     read_org_key,
 )
+from tests.ledger.cluster_support import PARAMS, chain, grows, heights, wait_for
 
 pytestmark = pytest.mark.slow
-
-PARAMS = {"base_timeout_ms": 600, "max_timeout_ms": 3000}
-DEADLINE_S = 30.0
-
-
-def wait_for(what: str, check: Callable[[], bool], deadline_s: float = DEADLINE_S) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for: {what}")
 
 
 class Load(threading.Thread):
@@ -105,37 +94,9 @@ class Load(threading.Thread):
         self.join(10)
 
 
-def heights(cluster: LocalCluster, indices: list[int] | None = None) -> dict[int, int]:
-    found = {}
-    for i in indices if indices is not None else cluster.alive():
-        status = cluster.status(i)
-        if status is not None:
-            found[i] = int(status["height"])
-    return found
-
-
 def reached(cluster: LocalCluster, indices: list[int], height: int) -> bool:
     found = heights(cluster, indices)
     return len(found) == len(indices) and min(found.values()) >= height
-
-
-def chain(cluster: LocalCluster, index: int, last: int) -> list[dict[str, Any]]:
-    """Block objects 1..last of one validator through the ndjson stream."""
-    import json
-
-    import httpx
-
-    blocks: list[dict[str, Any]] = []
-    url = f"{cluster.devnet.api_urls[index]}/v1/blocks"
-    with httpx.stream("GET", url, params={"from": 1}, timeout=30) as response:
-        for line in response.iter_lines():
-            item = json.loads(line)
-            if not item:
-                continue
-            blocks.append(item)
-            if item["height"] >= last:
-                break
-    return blocks
 
 
 def check_agreement(cluster: LocalCluster, load: Load, honest: list[int]) -> None:
@@ -173,11 +134,6 @@ def pending(cluster: LocalCluster, load: Load, via: int) -> list[str]:
                 load.pending.pop(tx_hash, None)
     with load.lock:
         return list(load.pending)
-
-
-def grows(cluster: LocalCluster, indices: list[int], by: int) -> Callable[[], bool]:
-    start = max(heights(cluster, indices).values(), default=0)
-    return lambda: max(heights(cluster, indices).values(), default=0) >= start + by
 
 
 @pytest.fixture
@@ -288,7 +244,7 @@ def test_it_recovers_from_a_partition_that_heals(
     check_agreement(cluster, load, list(range(4)))
 
 
-@pytest.mark.parametrize("behaviour", ["equivocate", "bad_signatures"])
+@pytest.mark.parametrize("behaviour", ["equivocate", "bad_signature"])
 def test_a_byzantine_validator_changes_nothing_for_the_honest_three(
     make_cluster: Callable[..., LocalCluster], behaviour: str
 ) -> None:
@@ -308,7 +264,7 @@ def test_a_byzantine_validator_changes_nothing_for_the_honest_three(
         load.stop()
     # then the honest three agree on one chain holding every accepted transaction
     check_agreement(cluster, load, [0, 1, 2])
-    if behaviour == "bad_signatures":  # and they counted what they refused
+    if behaviour == "bad_signature":  # and they counted what they refused
         refused = [cluster.status(i)["rejected_messages"] for i in (0, 1, 2)]
         assert sum(sum(r.values()) for r in refused) > 0, refused
 

@@ -12,13 +12,13 @@ from ledger.models import LedgerOutbox, MirrorTransaction
 from ledger.outbox import ledger_submit
 from ledger.state import GenesisAccount
 from tests.conftest import PASSWORD, api_as
-from tests.ledger.test_portal_support import LedgerHarness, nodes
+from tests.ledger.portal_support import LedgerHarness, nodes
 
 COMMITMENT = "ef" * 32
 
 
 @pytest.fixture
-def mirrored(world):  # type: ignore[no-untyped-def]
+def mirrored(world):
     """acme's anchor committed by real consensus and mirrored; one acme row still queued."""
     key = services.organization_key_ensure(organization=world.acme)
     harness = LedgerHarness(
@@ -46,7 +46,7 @@ def mirrored(world):  # type: ignore[no-untyped-def]
     return harness
 
 
-def test_blocks_are_listed_newest_first_with_their_signers(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_blocks_are_listed_newest_first_with_their_signers(world, mirrored) -> None:
     # when bob (a plain member) lists blocks
     response = api_as(world.bob, world.acme).get("/api/v1/ledger/blocks/")
     # then every mirrored block is there, newest first, signed by a quorum
@@ -57,7 +57,7 @@ def test_blocks_are_listed_newest_first_with_their_signers(world, mirrored) -> N
     assert body["results"][-1]["hash"] == mirrored.committed[0].block.hash.hex()
 
 
-def test_a_block_and_a_transaction_are_found_by_height_and_hash(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_a_block_and_a_transaction_are_found_by_height_and_hash(world, mirrored) -> None:
     # given the committed anchor
     tx = MirrorTransaction.objects.get()
     api = api_as(world.bob, world.acme)
@@ -71,7 +71,7 @@ def test_a_block_and_a_transaction_are_found_by_height_and_hash(world, mirrored)
     assert found["payload"] == {"commitment": COMMITMENT}
 
 
-def test_unknown_or_malformed_lookups_answer_in_the_error_shape(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_or_malformed_lookups_answer_in_the_error_shape(world, mirrored) -> None:
     api = api_as(world.bob, world.acme)
     missing = api.get(f"/api/v1/ledger/txs/{'0' * 64}/")
     malformed = api.get("/api/v1/ledger/txs/xyz/")
@@ -83,7 +83,7 @@ def test_unknown_or_malformed_lookups_answer_in_the_error_shape(world, mirrored)
     assert anonymous.status_code in (401, 403) and "error" in anonymous.json()
 
 
-def test_validators_report_health_and_an_unreachable_node(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_validators_report_health_and_an_unreachable_node(world, mirrored) -> None:
     with nodes(mirrored, 2) as (up, down):
         down.down = True
         with override_settings(LEDGER_NODE_URLS=[up.url, down.url]):
@@ -92,7 +92,7 @@ def test_validators_report_health_and_an_unreachable_node(world, mirrored) -> No
     assert body[0]["height"] == mirrored.height
 
 
-def test_an_organization_sees_its_outbox_transactions_and_accounts(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_an_organization_sees_its_outbox_transactions_and_accounts(world, mirrored) -> None:
     api = api_as(world.bob, world.acme)
     outbox = api.get("/api/v1/orgs/acme/ledger/outbox/").json()["results"]
     txs = api.get("/api/v1/orgs/acme/ledger/transactions/").json()["results"]
@@ -105,7 +105,7 @@ def test_an_organization_sees_its_outbox_transactions_and_accounts(world, mirror
     assert [(a["account_id"], a["balance"]) for a in accounts] == [("acme:eur", 500)]
 
 
-def test_mallory_sees_none_of_acmes_outbox_transactions_or_accounts(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_mallory_sees_none_of_acmes_outbox_transactions_or_accounts(world, mirrored) -> None:
     # given mallory with a globex token
     api = api_as(world.mallory, world.globex)
     acme_row = LedgerOutbox.objects.filter(organization=world.acme).first()
@@ -120,7 +120,7 @@ def test_mallory_sees_none_of_acmes_outbox_transactions_or_accounts(world, mirro
     assert api.get("/api/v1/orgs/globex/ledger/transactions/").json()["results"] == []
 
 
-def test_only_an_owner_starts_a_key_rotation(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_only_an_owner_starts_a_key_rotation(world, mirrored) -> None:
     denied = api_as(world.bob, world.acme).post("/api/v1/orgs/acme/ledger/keys/rotate/")
     accepted = api_as(world.alice, world.acme).post("/api/v1/orgs/acme/ledger/keys/rotate/")
     again = api_as(world.alice, world.acme).post("/api/v1/orgs/acme/ledger/keys/rotate/")
@@ -130,7 +130,7 @@ def test_only_an_owner_starts_a_key_rotation(world, mirrored) -> None:  # type: 
     assert (again.status_code, again.json()["error"]["code"]) == (409, "rotation_pending")
 
 
-def test_the_explorer_pages_render_for_a_member(world, mirrored) -> None:  # type: ignore[no-untyped-def]
+def test_the_explorer_pages_render_for_a_member(world, mirrored) -> None:
     ui = Client()
     assert ui.login(username="bob", password=PASSWORD)
     tx = MirrorTransaction.objects.get()
@@ -154,10 +154,10 @@ def test_the_explorer_pages_render_for_a_member(world, mirrored) -> None:  # typ
 
 def test_governance_approvals_are_added_through_the_api_until_the_row_can_be_signed(
     world, mirrored
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given a key rotation parked for approvals, with its governance root shown to admins
     from ledger.models import LedgerOutbox
-    from tests.ledger.test_portal_support import VALIDATOR_ORGS, org_key
+    from tests.ledger.portal_support import VALIDATOR_ORGS, org_key
 
     alice = api_as(world.alice, world.acme)
     row_id = alice.post("/api/v1/orgs/acme/ledger/keys/rotate/").json()["outbox"]["id"]
@@ -187,7 +187,7 @@ def test_governance_approvals_are_added_through_the_api_until_the_row_can_be_sig
     assert [a["org_id"] for a in row.approvals] == list(VALIDATOR_ORGS[:3])
 
 
-def test_the_worker_and_follower_commands_drain_and_mirror(world, mirrored, settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_and_follower_commands_drain_and_mirror(world, mirrored, settings) -> None:
     # given the queued acme row and a node
     from django.core.management import call_command
 
@@ -205,7 +205,7 @@ def test_the_worker_and_follower_commands_drain_and_mirror(world, mirrored, sett
     assert MirrorBlock.objects.count() == mirrored.height
 
 
-def test_a_height_beyond_any_integer_column_is_simply_not_found(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_height_beyond_any_integer_column_is_simply_not_found(world) -> None:
     api = api_as(world.bob, world.acme)
     ui = Client()
     assert ui.login(username="bob", password=PASSWORD)

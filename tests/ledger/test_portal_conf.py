@@ -51,7 +51,7 @@ def test_a_malformed_key_encryption_key_or_timeout_stops_the_start(tmp_path: Pat
     assert "LEDGER_HTTP_TIMEOUT must be a positive" in no_timeout.stderr
 
 
-def test_the_accessors_read_django_settings_only(settings, monkeypatch, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_accessors_read_django_settings_only(settings, monkeypatch, tmp_path) -> None:
     # given the environment says one thing and the settings another
     monkeypatch.setenv("LEDGER_NODE_URLS", "http://from-the-environment:1")
     monkeypatch.setenv("LEDGER_HTTP_TIMEOUT", "99")

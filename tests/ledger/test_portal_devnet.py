@@ -25,7 +25,7 @@ DEADLINE_S = 60.0
 @pytest.mark.slow
 def test_a_portal_transaction_is_committed_by_a_real_devnet_and_the_mirror_verifies(
     world, tmp_path, settings, capsys
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given a running 4-validator devnet and acme signing as its member-00
     spec = devnet.prepare_devnet(
         tmp_path, validators=4, base_port=devnet.free_base_port(8), crypto="blst"

@@ -9,8 +9,8 @@ from ledger.client import NodeClient
 from ledger.follower import Follower
 from ledger.models import MirrorBlock
 from ledger.state import ValidatorAdd, sign_approval, sign_transaction, with_approvals
-from tests.ledger.test_consensus_support import secret_key
-from tests.ledger.test_portal_support import (
+from tests.ledger.consensus_support import secret_key
+from tests.ledger.portal_support import (
     CHAIN,
     VALIDATOR_ORGS,
     LedgerHarness,
@@ -23,7 +23,7 @@ from tests.ledger.test_portal_support import (
 
 def test_the_follower_follows_a_validator_added_by_governance_into_the_next_epoch(
     world, capsys
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given four validators and val-e, a registered organization running a fifth replica
     chain = LedgerHarness({"val-e": raw_public_key(org_key("val-e"))}, joining=1)
     services.chain_pin(genesis=chain.genesis_json(), source="test")

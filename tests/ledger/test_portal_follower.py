@@ -19,7 +19,7 @@ from ledger.models import (
 )
 from ledger.outbox import ledger_submit
 from ledger.state import GenesisAccount, sign_approval
-from tests.ledger.test_portal_support import VALIDATOR_ORGS, LedgerHarness, nodes, org_key
+from tests.ledger.portal_support import VALIDATOR_ORGS, LedgerHarness, nodes, org_key
 
 COMMITMENT = "cd" * 32
 
@@ -32,7 +32,7 @@ def published(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int | None, dict[st
 
 
 @pytest.fixture
-def chain(world):  # type: ignore[no-untyped-def]
+def chain(world):
     key = services.organization_key_ensure(organization=world.acme)
     harness = LedgerHarness(
         {"acme": bytes.fromhex(key.public_key)},
@@ -62,7 +62,7 @@ def follow(client: NodeClient, height: int) -> Follower:
 
 def test_the_follower_verifies_mirrors_and_publishes_committed_blocks(
     world, chain, published, django_capture_on_commit_callbacks
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given acme's consent and transfer submitted by the worker and committed by consensus
     consent = ledger_submit(
         organization=world.acme, tx_type="consent",
@@ -112,7 +112,7 @@ def test_the_follower_verifies_mirrors_and_publishes_committed_blocks(
 
 def test_a_block_with_a_bad_certificate_is_refused_and_taken_from_another_node(
     world, chain
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given two nodes, the first serving forged certificates
     chain.run_until(3)
     with nodes(chain, 2) as (liar, honest):
@@ -128,7 +128,7 @@ def test_a_block_with_a_bad_certificate_is_refused_and_taken_from_another_node(
     ]
 
 
-def test_the_follower_switches_to_another_node_when_one_is_down(world, chain) -> None:  # type: ignore[no-untyped-def]
+def test_the_follower_switches_to_another_node_when_one_is_down(world, chain) -> None:
     # given the first node down
     chain.run_until(2)
     with nodes(chain, 2) as (down, up):
@@ -139,7 +139,7 @@ def test_the_follower_switches_to_another_node_when_one_is_down(world, chain) ->
     assert MirrorBlock.objects.count() == 2
 
 
-def test_a_rotation_with_governance_approvals_activates_the_new_key(world, chain) -> None:  # type: ignore[no-untyped-def]
+def test_a_rotation_with_governance_approvals_activates_the_new_key(world, chain) -> None:
     # given a rotation parked for approvals
     row = services.organization_key_rotate(organization=world.acme)
     with nodes(chain, 1) as (node,):
@@ -171,7 +171,7 @@ def test_a_rotation_with_governance_approvals_activates_the_new_key(world, chain
 
 def test_ledger_verify_accepts_the_mirror_and_finds_the_first_tampered_block(
     world, chain, capsys
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given a mirrored chain with one transaction
     ledger_submit(
         organization=world.acme, tx_type="anchor", payload={"commitment": COMMITMENT},
@@ -194,7 +194,7 @@ def test_ledger_verify_accepts_the_mirror_and_finds_the_first_tampered_block(
     MirrorTransaction.objects.filter(pk=tx.pk).update(status="committed")
 
 
-def test_ledger_verify_catches_a_tampered_balance(world, chain, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_ledger_verify_catches_a_tampered_balance(world, chain, capsys) -> None:
     # given a mirrored chain whose genesis funded acme:eur with 1,000
     chain.run_until(2)
     with nodes(chain, 1) as (node,):
@@ -210,7 +210,7 @@ def test_ledger_verify_catches_a_tampered_balance(world, chain, capsys) -> None:
 @pytest.mark.parametrize("what", ["certificate", "state_root", "block"])
 def test_ledger_verify_catches_a_tampered_certificate_state_root_or_block(
     world, chain, capsys, what
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given a mirrored chain of four blocks
     chain.run_until(4)
     with nodes(chain, 1) as (node,):
@@ -231,7 +231,7 @@ def test_ledger_verify_catches_a_tampered_certificate_state_root_or_block(
 
 def test_a_sponsored_registration_lets_a_new_organizations_queued_rows_through(
     world, chain
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given globex, unknown to the ledger, with a queued anchor retried as unknown_sender
     anchor = ledger_submit(
         organization=world.globex, tx_type="anchor", payload={"commitment": COMMITMENT},

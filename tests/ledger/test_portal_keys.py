@@ -13,7 +13,7 @@ from ledger import keys
 from ledger.errors import LedgerError
 
 
-def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(settings) -> None:
     # given a key sealed for organization 7
     settings.LEDGER_KEY_ENCRYPTION_KEY = "11" * 32
     private_key = keys.generate()
@@ -31,7 +31,7 @@ def test_a_sealed_key_opens_only_for_its_organization_and_key_encryption_key(set
     assert sealed.public_key == keys.public_key_hex(private_key)
 
 
-def test_the_key_encryption_key_is_parsed_strictly(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_key_encryption_key_is_parsed_strictly(settings) -> None:
     settings.LEDGER_KEY_ENCRYPTION_KEY = base64.b64encode(bytes(range(32))).decode()
     assert keys.key_encryption_key() == bytes(range(32))
     for bad in ("abc", "00" * 16, "zz" * 32):
@@ -40,7 +40,7 @@ def test_the_key_encryption_key_is_parsed_strictly(settings) -> None:  # type: i
             keys.key_encryption_key()
 
 
-def test_production_refuses_to_derive_a_key_encryption_key(settings, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_production_refuses_to_derive_a_key_encryption_key(settings, monkeypatch) -> None:
     # given production without LEDGER_KEY_ENCRYPTION_KEY
     settings.LEDGER_KEY_ENCRYPTION_KEY = None
     monkeypatch.delenv("LEDGER_KEY_ENCRYPTION_KEY", raising=False)
@@ -53,7 +53,7 @@ def test_production_refuses_to_derive_a_key_encryption_key(settings, monkeypatch
         keys.key_encryption_key()
 
 
-def test_a_key_sealed_under_the_legacy_development_key_still_opens_in_development(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_key_sealed_under_the_legacy_development_key_still_opens_in_development(settings) -> None:
     # given a key sealed, as before the HKDF derivation, under SHA-256 of the legacy label
     settings.LEDGER_KEY_ENCRYPTION_KEY, settings.PRODUCTION = None, False
     legacy = hashlib.sha256(b"alliance-ledger/dev-kek/v1\x00" + settings.SECRET_KEY.encode())
@@ -82,11 +82,11 @@ def test_a_key_sealed_under_the_legacy_development_key_still_opens_in_developmen
 
 def test_importing_the_same_key_again_is_a_no_op_and_another_key_is_refused_once_used(
     world,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given acme imported as member-00 and a signed row
     from ledger import services
     from ledger.models import LedgerOutbox, LedgerSender, OrganizationKey
-    from tests.ledger.test_portal_support import org_key
+    from tests.ledger.portal_support import org_key
 
     first = services.organization_key_import(
         organization=world.acme,

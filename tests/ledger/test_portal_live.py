@@ -14,7 +14,7 @@ from ledger.models import LedgerOutbox
 from ledger.outbox import ledger_submit
 from portal.asgi import application
 from tests.conftest import token_for
-from tests.ledger.test_portal_support import LedgerHarness, nodes
+from tests.ledger.portal_support import LedgerHarness, nodes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +31,7 @@ async def feed(org: str, token: str) -> WebsocketCommunicator:
     return communicator
 
 
-def commit_and_follow_an_acme_anchor(world) -> int:  # type: ignore[no-untyped-def]
+def commit_and_follow_an_acme_anchor(world) -> int:
     key = services.organization_key_ensure(organization=world.acme)
     chain = LedgerHarness({"acme": bytes.fromhex(key.public_key)})
     services.chain_pin(genesis=chain.genesis_json(), source="test")
@@ -53,7 +53,7 @@ def commit_and_follow_an_acme_anchor(world) -> int:  # type: ignore[no-untyped-d
 
 async def test_block_committed_reaches_acme_twice_and_mallory_only_on_the_alliance_feed(
     world,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given alice on acme's feed and mallory on globex's
     alice = await feed("acme", await sync_to_async(token_for)(world.alice, world.acme))
     mallory = await feed("globex", await sync_to_async(token_for)(world.mallory, world.globex))

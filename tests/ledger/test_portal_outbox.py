@@ -10,7 +10,7 @@ from ledger.client import NodeClient
 from ledger.models import LedgerOutbox, LedgerSender, OrganizationKey
 from ledger.outbox import InvalidPayload, ledger_submit
 from ledger.state import Transaction
-from tests.ledger.test_portal_support import LedgerHarness, nodes
+from tests.ledger.portal_support import LedgerHarness, nodes
 
 COMMITMENT = "ab" * 32
 
@@ -20,7 +20,7 @@ class Boom(Exception):
 
 
 @pytest.fixture
-def chain(world):  # type: ignore[no-untyped-def]
+def chain(world):
     """acme's portal key registered in a genesis, four real replicas, and the chain pinned."""
     key = services.organization_key_ensure(organization=world.acme)
     harness = LedgerHarness({"acme": bytes.fromhex(key.public_key)})
@@ -28,7 +28,7 @@ def chain(world):  # type: ignore[no-untyped-def]
     return harness
 
 
-def test_a_rolled_back_business_change_leaves_no_outbox_row(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_rolled_back_business_change_leaves_no_outbox_row(world) -> None:
     # given a business transaction that queues a ledger transaction, then fails
     with pytest.raises(Boom), transaction.atomic():
         ledger_submit(
@@ -42,7 +42,7 @@ def test_a_rolled_back_business_change_leaves_no_outbox_row(world) -> None:  # t
     assert not LedgerOutbox.objects.filter(idempotency_key="test.rollback").exists()
 
 
-def test_a_payload_the_ledger_would_refuse_is_refused_at_the_call(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_payload_the_ledger_would_refuse_is_refused_at_the_call(world) -> None:
     # given a consent payload with an unknown action word / when queued / then refused at once
     with pytest.raises(InvalidPayload):
         ledger_submit(
@@ -54,7 +54,7 @@ def test_a_payload_the_ledger_would_refuse_is_refused_at_the_call(world) -> None
     assert not LedgerOutbox.objects.exists()
 
 
-def test_the_worker_signs_submits_and_tracks_a_row_to_committed(world, chain) -> None:  # type: ignore[no-untyped-def]
+def test_the_worker_signs_submits_and_tracks_a_row_to_committed(world, chain) -> None:
     # given a queued consent
     row = ledger_submit(
         organization=world.acme,
@@ -80,7 +80,7 @@ def test_the_worker_signs_submits_and_tracks_a_row_to_committed(world, chain) ->
     assert LedgerSender.objects.get(organization=world.acme).next_nonce == 2
 
 
-def test_a_retry_after_a_node_failure_resubmits_the_same_transaction(world, chain) -> None:  # type: ignore[no-untyped-def]
+def test_a_retry_after_a_node_failure_resubmits_the_same_transaction(world, chain) -> None:
     # given a signed row whose first submission failed (the only node was down)
     row = ledger_submit(
         organization=world.acme,
@@ -110,7 +110,7 @@ def test_a_retry_after_a_node_failure_resubmits_the_same_transaction(world, chai
     assert [tx.tx_hash.hex() for tx in chain.seen.values()] == [first_hash]
 
 
-def test_failover_submits_through_the_second_node_when_the_first_is_down(world, chain) -> None:  # type: ignore[no-untyped-def]
+def test_failover_submits_through_the_second_node_when_the_first_is_down(world, chain) -> None:
     # given two nodes, the first down
     row = ledger_submit(
         organization=world.acme,
@@ -130,7 +130,7 @@ def test_failover_submits_through_the_second_node_when_the_first_is_down(world, 
     assert row.tx_hash in {tx.tx_hash.hex() for tx in chain.seen.values()}
 
 
-def test_a_sender_unknown_to_the_ledger_is_retried_not_dropped(world, chain) -> None:  # type: ignore[no-untyped-def]
+def test_a_sender_unknown_to_the_ledger_is_retried_not_dropped(world, chain) -> None:
     # given globex, not (yet) registered on the ledger, queues a transaction
     row = ledger_submit(
         organization=world.globex,
@@ -150,7 +150,7 @@ def test_a_sender_unknown_to_the_ledger_is_retried_not_dropped(world, chain) -> 
 
 def test_a_drain_submits_every_signed_row_in_one_batch_each_with_its_own_outcome(
     world, chain
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given three acme rows and one of globex, which the ledger does not know yet
     rows = [
         ledger_submit(
@@ -193,7 +193,7 @@ def test_a_drain_submits_every_signed_row_in_one_batch_each_with_its_own_outcome
     assert [tx.nonce for tx in chain.seen.values() if tx.sender == "acme"] == [1, 2, 3]
 
 
-def test_a_transaction_refused_at_the_door_is_rejected_and_its_nonce_given_back(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_transaction_refused_at_the_door_is_rejected_and_its_nonce_given_back(world) -> None:
     # given a ledger that knows initech by another key than the portal's
     services.organization_key_ensure(organization=world.initech)
     chain = LedgerHarness({"initech": bytes(32 * [7])})
@@ -214,7 +214,7 @@ def test_a_transaction_refused_at_the_door_is_rejected_and_its_nonce_given_back(
     assert LedgerSender.objects.get(organization=world.initech).next_nonce == 1
 
 
-def test_organization_keys_are_sealed_and_a_rotation_waits_for_approvals(world, chain) -> None:  # type: ignore[no-untyped-def]
+def test_organization_keys_are_sealed_and_a_rotation_waits_for_approvals(world, chain) -> None:
     # given acme's active key
     active = OrganizationKey.objects.get(organization=world.acme, status="active")
     key = services.organization_signing_key(organization=world.acme)
@@ -234,7 +234,7 @@ def test_organization_keys_are_sealed_and_a_rotation_waits_for_approvals(world, 
 
 def test_the_worker_publishes_ledger_tx_on_the_organizations_feed_after_commit(
     world, chain, monkeypatch, django_capture_on_commit_callbacks, settings
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given a queued anchor and a recorder in place of the feed
     from ledger import events, tasks
 
@@ -265,7 +265,7 @@ def test_the_worker_publishes_ledger_tx_on_the_organizations_feed_after_commit(
 
 def test_a_worker_that_dies_after_posting_resubmits_the_same_transaction_once(
     world, chain, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     # given a worker that crashes right after the node accepted the transaction
     from ledger.services import worker
 
@@ -277,7 +277,7 @@ def test_a_worker_that_dies_after_posting_resubmits_the_same_transaction_once(
     )
     real_record = worker._record_submission
 
-    def crash_after_post(row, result, **kwargs):  # type: ignore[no-untyped-def]
+    def crash_after_post(row, result, **kwargs):
         assert result.status == "accepted"  # the node has it
         raise Boom("worker killed")
 

@@ -7,6 +7,8 @@ given the same inputs, so it may not reach for:
 
 - frameworks and I/O: ``django``, ``celery``, ``channels``, ``deepface``, ``asyncio``, ``socket``;
 - clocks: ``time``, ``datetime`` (time is an argument, ``now_ms``);
+- the process environment: ``os.environ``, ``os.getenv`` (whoever starts the process reads its
+  settings and passes them in, e.g. ``crypto.configure(name)``);
 - global or OS randomness: the module-level functions of ``random`` (``random.random()``,
   ``random.randint()``, ``from random import choice`` ...), ``os.urandom`` and ``secrets``.
   Importing ``random`` to *type* or *construct* a seeded ``random.Random`` (passed in explicitly)
@@ -29,6 +31,7 @@ FORBIDDEN_MODULES = frozenset(
     {"django", "celery", "channels", "deepface", "asyncio", "socket", "time", "datetime", "secrets"}
 )
 ALLOWED_RANDOM_NAMES = frozenset({"Random"})
+FORBIDDEN_OS_NAMES = frozenset({"urandom", "environ", "environb", "getenv", "getenvb", "putenv"})
 
 
 def find_impurities(source: str, filename: str = "<string>") -> list[str]:
@@ -61,15 +64,15 @@ def find_impurities(source: str, filename: str = "<string>") -> list[str]:
                         report(node, f"from random import {alias.name}")
             if node.module == "os":
                 for alias in node.names:
-                    if alias.name == "urandom":
-                        report(node, "from os import urandom")
+                    if alias.name in FORBIDDEN_OS_NAMES:
+                        report(node, f"from os import {alias.name}")
     # Attribute uses need the aliases collected above, hence a second walk.
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
             if node.value.id in random_aliases and node.attr not in ALLOWED_RANDOM_NAMES:
                 report(node, f"random.{node.attr} (module-level randomness)")
-            if node.value.id in os_aliases and node.attr == "urandom":
-                report(node, "os.urandom")
+            if node.value.id in os_aliases and node.attr in FORBIDDEN_OS_NAMES:
+                report(node, f"os.{node.attr}")
     return problems
 
 
@@ -94,9 +97,11 @@ def test_the_checker_flags_every_kind_of_forbidden_use() -> None:
             "import random",
             "import os",
             "from random import randint",
+            "from os import getenv",
             "def f():",
             "    import celery",
             "    x = random.random()",
+            "    name = os.environ.get('LEDGER_BLS_BACKEND') or os.getenv('X')",
             "    return os.urandom(8)",
         ]
     )
@@ -115,6 +120,9 @@ def test_the_checker_flags_every_kind_of_forbidden_use() -> None:
             "from random import randint",
             "import celery",
             "random.random (module-level randomness)",
+            "from os import getenv",
+            "os.environ",
+            "os.getenv",
             "os.urandom",
         ]
     )

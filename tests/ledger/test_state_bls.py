@@ -19,7 +19,7 @@ from ledger.state import (
     ValidatorAdd,
     genesis_state,
 )
-from tests.ledger.test_state_world import VALIDATOR_ORGS, World, public_key, signing_key
+from tests.ledger.state_world import VALIDATOR_ORGS, World, public_key, signing_key
 
 try:
     BLS = backend("blst")

@@ -19,8 +19,8 @@ from ledger.state import (
     sign_approval,
     with_approvals,
 )
-from ledger.state.encoding import MAX_AMOUNT
-from tests.ledger.test_state_world import (
+from ledger.state.limits import MAX_AMOUNT
+from tests.ledger.state_world import (
     CHAIN_ID,
     World,
     bls_key,

@@ -18,8 +18,7 @@ from ledger.state import (
     transaction_to_json,
     tx_type_from_name,
 )
-from tests.ledger.test_state_transactions import one_of_each_payload
-from tests.ledger.test_state_world import World
+from tests.ledger.state_world import World, one_of_each_payload
 
 
 def test_every_payload_round_trips_through_json() -> None:

@@ -27,7 +27,7 @@ from ledger.state import (
     propose_block,
     validate_tx,
 )
-from tests.ledger.test_state_world import (
+from tests.ledger.state_world import (
     World,
     fake_pop_verify,
     genesis_config,

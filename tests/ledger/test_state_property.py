@@ -36,7 +36,7 @@ from ledger.state import (
     genesis_state,
     propose_block,
 )
-from tests.ledger.test_state_world import (
+from tests.ledger.state_world import (
     VALIDATOR_ORGS,
     World,
     bls_key,

@@ -24,7 +24,7 @@ from ledger.state import (
     compute_receipts_root,
     validate_tx,
 )
-from tests.ledger.test_state_world import World
+from tests.ledger.state_world import World
 
 C1 = hashlib.sha256(b"subject-1").digest()
 SCOPE = hashlib.sha256(b"scope:templates").digest()

@@ -30,7 +30,7 @@ from ledger.state import (
 )
 from ledger.state.snapshot import InvalidSnapshot, decode_snapshot, encode_snapshot
 from ledger.state.store import EMPTY_HASH, MerkleMap
-from tests.ledger.test_state_world import (
+from tests.ledger.state_world import (
     World,
     bls_key,
     fake_pop,

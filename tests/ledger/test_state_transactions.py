@@ -6,6 +6,7 @@ import hashlib
 
 import pytest
 
+from ledger.consensus.encoding import Writer
 from ledger.state import (
     MAX_TX_BYTES,
     AccountOpen,
@@ -18,10 +19,7 @@ from ledger.state import (
     DataSharing,
     ErrorCode,
     InvalidTransaction,
-    Mint,
-    OrgKeyRotate,
     OrgRegister,
-    Payload,
     SharingAction,
     Transaction,
     Transfer,
@@ -29,38 +27,20 @@ from ledger.state import (
     ValidatorAdd,
     ValidatorRemove,
 )
-from ledger.state.encoding import Writer
-from tests.ledger.test_state_world import (
+from tests.ledger.state_world import (
     CHAIN_ID,
     World,
     bls_key,
     fake_pop,
-    public_key,
-    signing_key,
+    one_of_each_payload,
 )
 
 C1 = hashlib.sha256(b"one").digest()
 
 
-def one_of_each_payload() -> list[Payload]:
-    return [
-        OrgRegister("org-n", public_key(signing_key("org-n"))),
-        OrgKeyRotate("org-m", public_key(signing_key("org-m2"))),
-        ValidatorAdd("org-m", bls_key("org-m"), fake_pop(bls_key("org-m"))),
-        ValidatorRemove("org-d"),
-        Mint("a-eur", "EUR", 500),
-        BiometricCommitment(BiometricAction.ENROLLED, C1),
-        Consent(ConsentAction.REVOKED, C1),
-        DataSharing(SharingAction.GRANT, "org-b", C1),
-        AccountOpen("a-gbp", "GBP", "org-a"),
-        Transfer("a-eur", "b-eur", "EUR", 42),
-        Anchor(C1),
-    ]
-
-
 def raw_tx(type_byte: int, payload: bytes, *, version: int = 1, sender: str = "org-a") -> bytes:
     """Hand-built wire bytes, to feed the decoder inputs no constructor would produce."""
-    w = Writer().u8(version).text(CHAIN_ID).u8(type_byte).text(sender).u64(1).var_bytes(payload)
+    w = Writer().u8(version).text(CHAIN_ID).u8(type_byte).text(sender).u64(1).var(payload)
     return w.getvalue() + bytes(64)
 
 

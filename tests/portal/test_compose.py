@@ -35,13 +35,28 @@ def test_the_portal_never_connects_as_the_postgres_superuser() -> None:
     assert "NOSUPERUSER" in init and "NOBYPASSRLS" in init
 
 
+def test_only_the_migrate_service_has_the_schema_owners_password() -> None:
+    services = load()["services"]
+    migrate_env = services["migrate"]["environment"]
+    assert migrate_env["DATABASE_MIGRATE_URL"].startswith("postgres://portal_owner:")
+    assert migrate_env["DATABASE_URL"].startswith("postgres://portal:")
+    others = [
+        name
+        for name, service in services.items()
+        if name != "migrate" and "DATABASE_MIGRATE_URL" in (service.get("environment") or {})
+    ]
+    assert others == []
+    init = (ROOT / "docker" / "postgres-init.sh").read_text()
+    assert "CREATE DATABASE portal OWNER portal_owner" in init
+
+
 def test_secrets_come_from_the_environment() -> None:
     web_env = load()["services"]["web"]["environment"]
     for name in ("SECRET_KEY", "BIOMETRICS_KEK"):
         assert web_env[name].startswith("${") and ":?" in web_env[name]
 
 
-def test_docker_compose_config_parses_when_docker_compose_is_installed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_docker_compose_config_parses_when_docker_compose_is_installed(tmp_path) -> None:
     docker = shutil.which("docker")
     if (
         docker is None
@@ -58,6 +73,7 @@ def test_docker_compose_config_parses_when_docker_compose_is_installed(tmp_path)
         "BIOMETRICS_KEK": "k",
         "POSTGRES_PASSWORD": "p",
         "PORTAL_DB_PASSWORD": "q",
+        "PORTAL_DB_OWNER_PASSWORD": "o",
         "PATH": "/usr/bin:/bin",
     }
     result = subprocess.run(

@@ -3,14 +3,14 @@ from __future__ import annotations
 import pytest
 
 
-def test_healthz_says_ok(client) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_says_ok(client) -> None:
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
 @pytest.mark.django_db
-def test_readyz_checks_every_dependency(client) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_checks_every_dependency(client) -> None:
     body = client.get("/readyz").json()
     assert set(body["checks"]) == {"database", "cache", "channel_layer", "broker"}
     assert body["failing"] == []
@@ -18,7 +18,7 @@ def test_readyz_checks_every_dependency(client) -> None:  # type: ignore[no-unty
 
 
 @pytest.mark.django_db
-def test_readyz_names_what_is_down(client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_readyz_names_what_is_down(client, monkeypatch) -> None:
     from portal import health
 
     def broken() -> None:

@@ -3,6 +3,7 @@ keeps them, and each kind of violation breaks them."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -90,3 +91,19 @@ def test_a_forbidden_import_breaks_the_contracts(
     # then import-linter fails and names it
     assert result.returncode != 0
     assert complaint in " ".join(result.stdout.split())
+
+
+def test_no_test_module_imports_another_test_module() -> None:
+    # given every module under tests/
+    tests_dir = Path(__file__).resolve().parents[1]
+    offending = {}
+    for path in tests_dir.rglob("*.py"):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        # when its imports are read
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                last = node.module.rsplit(".", 1)[-1]
+                if node.module.startswith("tests.") and last.startswith("test_"):
+                    offending[str(path.relative_to(tests_dir))] = node.module
+    # then shared fixtures live in conftest.py and helpers in modules not named test_*
+    assert offending == {}

@@ -13,18 +13,10 @@ from tenants import tokens as token_secrets
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership
 from tenants.roles import Role
 from tests.conftest import PASSWORD, api_as, token_for
+from tests.tenants.api_support import assert_error
 
 
-def assert_error(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
-    assert response.status_code == status, response.content
-    body = response.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["details"], dict)
-
-
-def test_my_organizations_lists_each_membership_with_its_role(world) -> None:  # type: ignore[no-untyped-def]
+def test_my_organizations_lists_each_membership_with_its_role(world) -> None:
     Membership.objects.create(user=world.alice, organization=world.initech, role=Role.VIEWER)
     client = APIClient()
     assert client.login(username="alice", password=PASSWORD)
@@ -35,22 +27,22 @@ def test_my_organizations_lists_each_membership_with_its_role(world) -> None:  #
     ]
 
 
-def test_a_token_sees_only_its_own_organization(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_sees_only_its_own_organization(world) -> None:
     Membership.objects.create(user=world.alice, organization=world.initech, role=Role.VIEWER)
     body = api_as(world.alice, world.acme).get("/api/v1/orgs/").json()
     assert [o["slug"] for o in body["results"]] == ["acme"]
     assert_error(api_as(world.alice, world.acme).get("/api/v1/orgs/initech/"), 404, "not_found")
 
 
-def test_unauthenticated_requests_get_the_error_shape(world) -> None:  # type: ignore[no-untyped-def]
+def test_unauthenticated_requests_get_the_error_shape(world) -> None:
     assert_error(APIClient().get("/api/v1/orgs/acme/"), 401, "not_authenticated")
 
 
-def test_unknown_api_path_is_a_json_404(world) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_api_path_is_a_json_404(world) -> None:
     assert_error(api_as(world.alice, world.acme).get("/api/v1/nothing/here/"), 404, "not_found")
 
 
-def test_validation_errors_name_the_fields(world) -> None:  # type: ignore[no-untyped-def]
+def test_validation_errors_name_the_fields(world) -> None:
     response = api_as(world.alice, world.acme).post(
         "/api/v1/orgs/acme/invitations/", {"email": "not-an-email"}, format="json"
     )
@@ -58,7 +50,7 @@ def test_validation_errors_name_the_fields(world) -> None:  # type: ignore[no-un
     assert "email" in response.json()["error"]["details"]["fields"]
 
 
-def test_a_member_cannot_change_roles_but_an_owner_can(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_member_cannot_change_roles_but_an_owner_can(world) -> None:
     bob_membership = Membership.objects.get(user=world.bob)
     url = f"/api/v1/orgs/acme/members/{bob_membership.pk}/"
     assert_error(
@@ -75,7 +67,7 @@ def test_a_member_cannot_change_roles_but_an_owner_can(world) -> None:  # type: 
     assert event.ip_address == "127.0.0.1"
 
 
-def test_the_last_owner_cannot_be_demoted_or_removed(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_last_owner_cannot_be_demoted_or_removed(world) -> None:
     alice_membership = Membership.objects.get(user=world.alice)
     url = f"/api/v1/orgs/acme/members/{alice_membership.pk}/"
     client = api_as(world.alice, world.acme)
@@ -85,7 +77,7 @@ def test_the_last_owner_cannot_be_demoted_or_removed(world) -> None:  # type: ig
     assert alice_membership.role == Role.OWNER
 
 
-def test_a_second_owner_allows_the_first_to_step_down(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_second_owner_allows_the_first_to_step_down(world) -> None:
     bob_membership = Membership.objects.get(user=world.bob)
     client = api_as(world.alice, world.acme)
     client.patch(
@@ -99,7 +91,7 @@ def test_a_second_owner_allows_the_first_to_step_down(world) -> None:  # type: i
     assert Membership.objects.filter(organization=world.acme, role=Role.OWNER).count() == 1
 
 
-def test_an_admin_cannot_make_owners(world) -> None:  # type: ignore[no-untyped-def]
+def test_an_admin_cannot_make_owners(world) -> None:
     Membership.objects.filter(user=world.bob).update(role=Role.ADMIN)
     response = api_as(world.bob, world.acme).post(
         "/api/v1/orgs/acme/invitations/", {"email": "x@example.com", "role": "owner"}, format="json"
@@ -108,7 +100,7 @@ def test_an_admin_cannot_make_owners(world) -> None:  # type: ignore[no-untyped-
     assert not Invitation.objects.exists()
 
 
-def test_tokens_are_hashed_at_rest_shown_once_and_revocable(world) -> None:  # type: ignore[no-untyped-def]
+def test_tokens_are_hashed_at_rest_shown_once_and_revocable(world) -> None:
     client = api_as(world.bob, world.acme)
     created = client.post("/api/v1/orgs/acme/tokens/", {"name": "phone"}, format="json").json()
     secret = created["token"]
@@ -125,7 +117,7 @@ def test_tokens_are_hashed_at_rest_shown_once_and_revocable(world) -> None:  # t
     assert_error(phone.get("/api/v1/orgs/acme/"), 401, "token_revoked")
 
 
-def test_an_expired_token_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_token_is_refused(world) -> None:
     secret = token_for(world.bob, world.acme)
     ApiToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
     client = APIClient()
@@ -133,21 +125,21 @@ def test_an_expired_token_is_refused(world) -> None:  # type: ignore[no-untyped-
     assert_error(client.get("/api/v1/orgs/acme/"), 401, "token_expired")
 
 
-def test_a_forged_token_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_forged_token_is_refused(world) -> None:
     secret = token_for(world.bob, world.acme)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret[:-2]}xx")
     assert_error(client.get("/api/v1/orgs/acme/"), 401, "invalid_token")
 
 
-def test_a_token_carries_the_current_role_of_its_membership(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_carries_the_current_role_of_its_membership(world) -> None:
     client = api_as(world.bob, world.acme)
     assert_error(client.get("/api/v1/orgs/acme/audit-events/"), 403, "permission_denied")
     Membership.objects.filter(user=world.bob).update(role=Role.ADMIN)
     assert client.get("/api/v1/orgs/acme/audit-events/").status_code == 200
 
 
-def test_removing_a_member_kills_their_tokens(world) -> None:  # type: ignore[no-untyped-def]
+def test_removing_a_member_kills_their_tokens(world) -> None:
     bob = api_as(world.bob, world.acme)
     membership = Membership.objects.get(user=world.bob)
     assert (
@@ -159,7 +151,7 @@ def test_removing_a_member_kills_their_tokens(world) -> None:  # type: ignore[no
     assert_error(bob.get("/api/v1/orgs/acme/"), 401, "invalid_token")
 
 
-def test_suspension_blocks_members_but_not_platform_admins(world) -> None:  # type: ignore[no-untyped-def]
+def test_suspension_blocks_members_but_not_platform_admins(world) -> None:
     alice = api_as(world.alice, world.acme)
     admin = APIClient()
     assert admin.login(username="admin", password=PASSWORD)
@@ -170,7 +162,7 @@ def test_suspension_blocks_members_but_not_platform_admins(world) -> None:  # ty
     assert alice.get("/api/v1/orgs/acme/").status_code == 200
 
 
-def test_only_platform_admins_use_the_admin_api(world) -> None:  # type: ignore[no-untyped-def]
+def test_only_platform_admins_use_the_admin_api(world) -> None:
     assert_error(
         api_as(world.alice, world.acme).get("/api/v1/admin/orgs/"), 403, "permission_denied"
     )
@@ -190,7 +182,7 @@ def test_only_platform_admins_use_the_admin_api(world) -> None:  # type: ignore[
 
 def test_invitations_email_a_link_that_works_once(
     world,
-    client,  # type: ignore[no-untyped-def]
+    client,
     django_capture_on_commit_callbacks,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
@@ -226,7 +218,7 @@ def test_invitations_email_a_link_that_works_once(
     assert not Membership.objects.filter(user__username="carol2").exists()
 
 
-def test_an_expired_invitation_is_refused(world, client) -> None:  # type: ignore[no-untyped-def]
+def test_an_expired_invitation_is_refused(world, client) -> None:
     link = (
         api_as(world.alice, world.acme)
         .post("/api/v1/orgs/acme/invitations/", {"email": "dave@example.com"}, format="json")
@@ -238,7 +230,7 @@ def test_an_expired_invitation_is_refused(world, client) -> None:  # type: ignor
     assert b"expired" in response.content
 
 
-def test_a_tampered_invitation_link_is_refused(world, client) -> None:  # type: ignore[no-untyped-def]
+def test_a_tampered_invitation_link_is_refused(world, client) -> None:
     link = (
         api_as(world.alice, world.acme)
         .post("/api/v1/orgs/acme/invitations/", {"email": "erin@example.com"}, format="json")
@@ -248,7 +240,7 @@ def test_a_tampered_invitation_link_is_refused(world, client) -> None:  # type: 
 
 
 @pytest.mark.parametrize("path", ["/api/v1/orgs/acme/members/", "/api/v1/orgs/acme/tokens/"])
-def test_token_throttling_answers_429_with_retry_after(world, settings, path) -> None:  # type: ignore[no-untyped-def]
+def test_token_throttling_answers_429_with_retry_after(world, settings, path) -> None:
     from kernel.throttling import TokenRateThrottle
 
     TokenRateThrottle.THROTTLE_RATES = {**TokenRateThrottle.THROTTLE_RATES, "token": "3/minute"}
@@ -266,7 +258,7 @@ def test_token_throttling_answers_429_with_retry_after(world, settings, path) ->
         }
 
 
-def test_audit_list_is_filterable_and_paginated(world) -> None:  # type: ignore[no-untyped-def]
+def test_audit_list_is_filterable_and_paginated(world) -> None:
     client = api_as(world.alice, world.acme)
     for n in range(3):
         client.post("/api/v1/orgs/acme/invitations/", {"email": f"p{n}@example.com"}, format="json")
@@ -278,7 +270,7 @@ def test_audit_list_is_filterable_and_paginated(world) -> None:  # type: ignore[
     assert {e["action"] for e in body["results"]} == {"invitation.created"}
 
 
-def test_a_registered_organization_gets_its_ledger_signing_key(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_registered_organization_gets_its_ledger_signing_key(world) -> None:
     from ledger.models import OrganizationKey
 
     admin = APIClient()

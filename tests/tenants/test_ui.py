@@ -12,13 +12,13 @@ from tenants.roles import Role
 from tests.conftest import PASSWORD
 
 
-def title(response) -> str:  # type: ignore[no-untyped-def]
+def title(response) -> str:
     match = re.search(rb"<title>(.*?)</title>", response.content, re.S)
     assert match, "every page has a title"
     return match.group(1).decode().strip()
 
 
-def test_login_locks_out_after_repeated_failures(world, settings) -> None:  # type: ignore[no-untyped-def]
+def test_login_locks_out_after_repeated_failures(world, settings) -> None:
     settings.LOGIN_MAX_FAILURES = 3
     client = Client()
     for _ in range(3):
@@ -29,7 +29,7 @@ def test_login_locks_out_after_repeated_failures(world, settings) -> None:  # ty
     assert "_auth_user_id" not in client.session
 
 
-def test_login_then_the_dashboard_shows_real_figures(world) -> None:  # type: ignore[no-untyped-def]
+def test_login_then_the_dashboard_shows_real_figures(world) -> None:
     client = Client()
     response = client.post("/login/", {"username": "alice", "password": PASSWORD}, follow=True)
     assert response.redirect_chain[-1][0] == "/o/acme/"
@@ -46,7 +46,7 @@ def test_login_then_the_dashboard_shows_real_figures(world) -> None:  # type: ig
         ("/o/acme/audit/", "Audit log · Acme Corporation"),
     ],
 )
-def test_owner_pages_render_with_titles(world, path, expected) -> None:  # type: ignore[no-untyped-def]
+def test_owner_pages_render_with_titles(world, path, expected) -> None:
     client = Client()
     client.force_login(world.alice)
     response = client.get(path)
@@ -54,7 +54,7 @@ def test_owner_pages_render_with_titles(world, path, expected) -> None:  # type:
     assert title(response).startswith(expected)
 
 
-def test_a_member_cannot_open_admin_pages(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_member_cannot_open_admin_pages(world) -> None:
     client = Client()
     client.force_login(world.bob)
     assert client.get("/o/acme/audit/").status_code == 403
@@ -62,7 +62,7 @@ def test_a_member_cannot_open_admin_pages(world) -> None:  # type: ignore[no-unt
     assert client.get("/o/acme/members/").status_code == 200
 
 
-def test_a_suspended_organization_shows_a_clear_page(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_suspended_organization_shows_a_clear_page(world) -> None:
     world.acme.status = "suspended"
     world.acme.save()
     client = Client()
@@ -72,7 +72,7 @@ def test_a_suspended_organization_shows_a_clear_page(world) -> None:  # type: ig
     assert b"suspended" in response.content
 
 
-def test_a_token_created_in_the_ui_is_shown_once(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_token_created_in_the_ui_is_shown_once(world) -> None:
     client = Client()
     client.force_login(world.bob)
     created = client.post("/o/acme/tokens/", {"name": "laptop"})
@@ -82,7 +82,7 @@ def test_a_token_created_in_the_ui_is_shown_once(world) -> None:  # type: ignore
     assert b"laptop" in again.content
 
 
-def test_the_switcher_lists_every_membership(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_switcher_lists_every_membership(world) -> None:
     Membership.objects.create(user=world.alice, organization=world.initech, role=Role.ADMIN)
     client = Client()
     client.force_login(world.alice)
@@ -91,7 +91,7 @@ def test_the_switcher_lists_every_membership(world) -> None:  # type: ignore[no-
     assert client.get("/switch/?org=initech").url == "/o/initech/"
 
 
-def test_the_platform_admin_page_is_for_superusers_only(world) -> None:  # type: ignore[no-untyped-def]
+def test_the_platform_admin_page_is_for_superusers_only(world) -> None:
     client = Client()
     client.force_login(world.alice)
     assert client.get("/platform/organizations/").status_code in (302, 404)
@@ -103,10 +103,40 @@ def test_the_platform_admin_page_is_for_superusers_only(world) -> None:  # type:
     assert world.globex.status == "suspended"
 
 
-def test_the_api_docs_are_served_locally(client) -> None:  # type: ignore[no-untyped-def]
+def test_the_api_docs_are_served_locally(client) -> None:
     page = client.get("/api/docs/")
     assert page.status_code == 200
     assert b"cdn" not in page.content.lower() and b"jsdelivr" not in page.content.lower()
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.MEMBER, Role.OPERATOR, Role.ADMIN, Role.OWNER])
+def test_every_navigation_link_opens_for_the_role_that_sees_it(world, role) -> None:
+    Membership.objects.filter(user=world.bob, organization=world.acme).update(role=role)
+    client = Client()
+    client.force_login(world.bob)
+    page = client.get("/o/acme/")
+    nav = re.search(rb'<nav class="orgnav".*?</nav>', page.content, re.S).group(0)
+    links = [href.decode() for href in re.findall(rb'href="([^"]+)"', nav)]
+    assert links, "the navigation has links"
+    for href in links:
+        assert client.get(href).status_code == 200, (role, href)
+    # each link is shown exactly to the roles its view accepts
+    assert ("/o/acme/identify/" in links) == role.at_least(Role.OPERATOR)
+    assert ("/o/acme/audit/" in links) == role.at_least(Role.ADMIN)
+    assert ("/o/acme/settings/" in links) == role.at_least(Role.ADMIN)
+
+
+def test_the_only_member_of_a_suspended_organization_is_not_sent_in_a_circle(world) -> None:
+    world.globex.status = "suspended"
+    world.globex.save()
+    client = Client()
+    client.force_login(world.mallory)
+    denied = client.get("/o/globex/")
+    assert denied.status_code == 403
+    back = re.search(rb'<a href="([^"]+)">Back to your organizations</a>', denied.content)
+    home = client.get(back.group(1).decode())
+    assert home.status_code == 200
+    assert b"suspended" in home.content
 
 
 @pytest.mark.parametrize("slug", ["\x00", "not a slug", "é", "a/b"])

@@ -22,8 +22,11 @@ Backends (``backend(name)``, cached singletons)
                   which this package builds the same ciphersuite (~1 ms Verify). Byte-identical
                   to py_ecc; both pass the Ethereum conformance vectors
                   (tests/ledger/test_bls_vectors.py).
-    ``backend()`` with no name reads ``LEDGER_BLS_BACKEND`` (``auto`` = blst when importable,
-    else py_ecc; ``py_ecc``; ``blst``). Anything else raises ``BLSError``. Beyond ``Backend``,
+    ``backend()`` with no name uses the process default that ``configure(name)`` set (``auto``
+    until then: blst when importable, else py_ecc; ``py_ecc``; ``blst``). Anything else raises
+    ``BLSError``. This package reads no environment: the Django app passes
+    ``settings.LEDGER_BLS_BACKEND`` in ``ready()``, ``python -m ledger.node`` the variable of the
+    same name. Beyond ``Backend``,
     both offer ``BatchVerify`` (catch-up), ``SignatureValidate``, ``PointValidateG1`` and
     ``hash_to_G2`` (conformance vectors): the ``BLSBackend`` protocol.
 
@@ -60,7 +63,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Final, Protocol, runtime_checkable
@@ -68,7 +70,6 @@ from typing import Final, Protocol, runtime_checkable
 __all__ = [
     "CIPHERSUITE",
     "CURVE_ORDER",
-    "ENV_VAR",
     "IDENTITY_PUBKEY",
     "IDENTITY_SIGNATURE",
     "POP_TAG",
@@ -80,6 +81,7 @@ __all__ = [
     "KeyGen",
     "available_backends",
     "backend",
+    "configure",
 ]
 
 SIGNATURE_SIZE: Final = 96
@@ -89,7 +91,6 @@ POP_TAG: Final = b"BLS_POP_BLS12381G2_XMD:SHA-256_SSWU_RO_POP_"
 CURVE_ORDER: Final = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
 IDENTITY_PUBKEY: Final = b"\xc0" + bytes(PUBKEY_SIZE - 1)
 IDENTITY_SIGNATURE: Final = b"\xc0" + bytes(SIGNATURE_SIZE - 1)
-ENV_VAR: Final = "LEDGER_BLS_BACKEND"
 
 
 class BLSError(ValueError):
@@ -146,6 +147,8 @@ _IMPORT_NAMES: Final = {"py_ecc": "py_ecc.bls", "blst": "pyblst"}
 _CHOICES: Final = ("auto", "py_ecc", "blst")
 _instances: dict[str, BLSBackend] = {}
 _lock = threading.Lock()
+#: The process default of ``backend()``: one entry, replaced by ``configure``.
+_default: list[str] = ["auto"]
 
 
 def _importable(name: str) -> bool:
@@ -162,22 +165,32 @@ def available_backends() -> list[str]:
     return [name for name in _FACTORIES if _importable(name)]
 
 
+def _check_name(name: object) -> str:
+    if not isinstance(name, str) or name not in _CHOICES:
+        raise BLSError(f"unknown BLS backend {name!r}; expected one of {', '.join(_CHOICES)}")
+    return name
+
+
+def configure(name: str) -> None:
+    """Set the backend ``backend()`` returns when called without a name, for this process.
+
+    ``name`` is ``auto``, ``py_ecc`` or ``blst`` (BLSError otherwise); whoever starts the process
+    passes its setting here, since the pure core reads no environment.
+    """
+    checked = _check_name(name)
+    with _lock:
+        _default[0] = checked
+
+
 def backend(name: str | None = None) -> BLSBackend:
-    """The cached backend ``name``; None reads ``LEDGER_BLS_BACKEND`` (unset or empty = auto).
+    """The cached backend ``name``; None means the default set by ``configure`` (``auto``).
 
     ``auto`` is blst when pyblst imports, else py_ecc. BLSError for any other name or for a
     named backend whose library is missing.
     """
     if name is None:
-        # The one environment read this package allows (settings pass the value through).
-        name = os.environ.get(ENV_VAR, "") or "auto"
-        source = f" (from {ENV_VAR})"
-    else:
-        source = ""
-    if name not in _CHOICES:
-        raise BLSError(
-            f"unknown BLS backend {name!r}{source}; expected one of {', '.join(_CHOICES)}"
-        )
+        name = _default[0]
+    _check_name(name)
     if name != "auto":
         return _instance(name)
     if _importable("blst"):

@@ -2,12 +2,20 @@
 
 Starts a local validator devnet (``ledger_devnet``), mirrors it (``ledger_follow``), drains the
 ledger outbox (``ledger_outbox --loop``, or Celery beat + worker when ``REDIS_URL`` is set), and
-serves the portal with uvicorn. Every child is stopped on Ctrl-C / SIGTERM, youngest first.
-This command only supervises processes; each job lives in its own command.
+serves the portal with uvicorn. Every child is stopped on Ctrl-C / SIGTERM / SIGHUP, youngest
+first; on Linux each child also gets SIGTERM from the kernel when this process dies in any other
+way (SIGKILL, a crash), so the next ``make run`` does not find its ports taken. This command only
+supervises processes; each job lives in its own command.
+
+Uvicorn believes ``X-Forwarded-For`` / ``X-Forwarded-Proto`` only from ``TRUSTED_PROXIES``
+(none by default): otherwise any client could choose the address the login lock-out and the
+throttles key on.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -25,6 +33,30 @@ from django.core.management.base import BaseCommand, CommandError
 # The demo organizations act on the devnet as its validator member organizations.
 DEMO_LEDGER_IDS = {"acme": "member-00", "globex": "member-01", "initech": "member-02"}
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Run in the child before ``exec``: ask Linux for SIGTERM when the parent dies."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def uvicorn_proxy_arguments(trusted_proxies: list[str]) -> list[str]:
+    """Uvicorn's options for proxy headers: believed only from the configured proxies."""
+    if not trusted_proxies:
+        return ["--no-proxy-headers"]
+    return ["--proxy-headers", "--forwarded-allow-ips", ",".join(trusted_proxies)]
+
+
+def _stop(signum: int, frame: object) -> None:
+    # SIGTERM (kill, systemd, docker) and SIGHUP (the terminal closed) stop the children like
+    # Ctrl-C does: the ``finally`` in ``handle`` runs.
+    raise SystemExit(0)
+
 
 class Command(BaseCommand):
     help = "Run the portal with a local 4-validator ledger devnet, follower and workers."
@@ -41,7 +73,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, _stop)
         try:
             env = dict(os.environ)
             if not options["no_ledger"]:
@@ -94,7 +127,7 @@ class Command(BaseCommand):
                     options["host"],
                     "--port",
                     str(options["port"]),
-                    "--proxy-headers",
+                    *uvicorn_proxy_arguments(settings.TRUSTED_PROXIES),
                 ],
                 env,
             )
@@ -178,23 +211,32 @@ class Command(BaseCommand):
 
     # --- processes --------------------------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        # argv is built from this command's own options, never from user input.
+        # argv is built from this command's own options, never from user input. Each child
+        # leads its own process group (stopped as a whole, youngest first, by _stop_all) and
+        # dies with this process (_die_with_parent).
+        parent_pid = os.getpid()
         child = subprocess.Popen(  # noqa: S603
             [sys.executable, *argv],
             env=env,
             cwd=settings.BASE_DIR,
             start_new_session=True,
+            preexec_fn=lambda: _die_with_parent(parent_pid),
         )
         self.children.append((name, child))
         return child
 
     def _stop_all(self) -> None:
+        # A second signal while stopping must not cut the clean-up short.
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
         for _name, child in reversed(self.children):
             if child.poll() is None:
-                os.killpg(child.pid, signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
         deadline = time.monotonic() + 15
         for _name, child in reversed(self.children):
             try:
                 child.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                os.killpg(child.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)

@@ -44,7 +44,7 @@ from ledger.state import (
     transaction_to_json,
     validate_tx,
 )
-from tests.ledger.test_consensus_support import Driver, blst, secret_key
+from tests.ledger.consensus_support import Driver, blst, secret_key
 
 CHAIN = "alliance-test"
 VALIDATOR_ORGS = ("val-a", "val-b", "val-c", "val-d")
