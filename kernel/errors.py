@@ -8,9 +8,13 @@ views let them through: :func:`exception_handler` renders every one, so no view 
 re-raises. UI views catch the app's base class (``TenantError``, ``BiometricError``, ...) and
 show ``message``.
 
-The codes below are the generic ones the API itself produces (DRF's own failures and the JSON
-404/500 handlers); ``docs/api.md`` lists them with every app's codes, and a test keeps the two
-in step.
+The codes below are the generic ones the API itself produces (DRF's own failures, the request
+bounds of ``kernel.parsers`` and ``kernel.middleware``, and the JSON 400/404/500 handlers);
+``docs/api.md`` lists them with every app's codes, and a test keeps the two in step.
+
+Requests Django itself refuses (its ``SuspiciousOperation`` family: too many fields or files, a
+body over ``DATA_UPLOAD_MAX_MEMORY_SIZE``) are client errors: 413 ``request_too_large`` for a
+body too large, 400 ``bad_request`` for the others, in the API as in Django's own 400 handler.
 """
 
 from __future__ import annotations
@@ -20,8 +24,13 @@ from collections.abc import Mapping
 from types import ModuleType
 from typing import Any, ClassVar, Final
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
+from django.core.exceptions import (
+    PermissionDenied,
+    RequestDataTooBig,
+    SuspiciousOperation,
+)
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -29,7 +38,12 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "GENERIC_CODES",
+    "BadRequest",
     "DomainError",
+    "InvalidCharacters",
+    "InvalidCharactersSent",
+    "RequestTooLarge",
+    "bad_request",
     "codes_of",
     "error_body",
     "exception_handler",
@@ -68,6 +82,32 @@ class DomainError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code!r}, {self.message!r}, details={self.details!r})"
+
+
+class BadRequest(DomainError):
+    """A request refused as malformed before any view rule applies (too many fields or files)."""
+
+    code = "bad_request"
+    status = 400
+    message = "The request is malformed."
+
+
+class InvalidCharacters(DomainError):
+    """A NUL byte (or an unpaired surrogate) in a query, form value or JSON string: no field
+    holds one, and PostgreSQL refuses to store it."""
+
+    code = "invalid_characters"
+    status = 400
+    message = "The request contains characters that are not allowed."
+
+
+class RequestTooLarge(DomainError):
+    """A body over the limit of its kind (``API_MAX_BODY_BYTES``, ``API_MAX_UPLOAD_BYTES``, or
+    Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` for form fields)."""
+
+    code = "request_too_large"
+    status = 413
+    message = "The request body is too large."
 
 
 def codes_of(module: ModuleType) -> dict[str, int]:
@@ -112,8 +152,22 @@ _CODE_BY_CLASS: dict[type[exceptions.APIException], str] = {
 #: authentication failures (revoked, expired) are the tenants app's codes.
 GENERIC_CODES: Final[Mapping[str, int]] = {
     **{code: cls.status_code for cls, code in _CODE_BY_CLASS.items()},
+    **{cls.code: cls.status for cls in (BadRequest, InvalidCharacters, RequestTooLarge)},
     "server_error": 500,
 }
+
+
+class InvalidCharactersSent(SuspiciousOperation):
+    """Raised by the request middleware: a NUL byte in a query string or form value."""
+
+
+def _refusal_of(exc: SuspiciousOperation) -> DomainError:
+    """Django's refusal of a request as the domain error the client sees."""
+    if isinstance(exc, RequestDataTooBig):
+        return RequestTooLarge()
+    if isinstance(exc, InvalidCharactersSent):
+        return InvalidCharacters()
+    return BadRequest()
 
 
 def _flatten_codes(detail: Any) -> Any:
@@ -130,6 +184,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     # classes, which import the apps' error modules, which import this module.
     from rest_framework.views import exception_handler as drf_exception_handler
 
+    if isinstance(exc, SuspiciousOperation):
+        # Logged like Django's own handler does, on the security logger of the class.
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+        exc = _refusal_of(exc)
     if isinstance(exc, DomainError):
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status)
     if isinstance(exc, Http404):
@@ -169,7 +227,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     return response
 
 
-# --- Plain Django handlers, so that non-DRF 404/500 under /api/ have the same shape ----------
+# --- Plain Django handlers, so that non-DRF 400/404/500 under /api/ have the same shape ------
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """``handler400``: Django's refusals (``SuspiciousOperation``) outside DRF views; JSON in
+    the error shape under ``/api/``, the ``400.html`` page elsewhere."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception or BadRequest())  # type: ignore[arg-type]
+    refusal = _refusal_of(exception) if isinstance(exception, SuspiciousOperation) else BadRequest()
+    return JsonResponse(
+        error_body(refusal.code, refusal.message, refusal.details), status=refusal.status
+    )
+
+
 def json_not_found(
     request: HttpRequest, exception: Exception | None = None, **kwargs: object
 ) -> JsonResponse:

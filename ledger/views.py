@@ -48,7 +48,8 @@ def blocks(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     if query:
         # One search box: a height goes to the block, a hash to the transaction or block.
-        if query.isdigit() and len(query) < 19:
+        # ASCII digits only: isdigit() also accepts "²", which int() then refuses.
+        if query.isascii() and query.isdigit() and len(query) < 19:
             return redirect("ledger_block", org=ctx.organization.slug, height=int(query))
         if HEX_DIGEST_ANY_CASE.fullmatch(query):
             block = selectors.block_list().filter(hash=query.lower()).first()

@@ -15,6 +15,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set u
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from kernel.asgi import BodyLimitMiddleware  # noqa: E402
 from portal.consumers import presents_credential  # noqa: E402
 from portal.logs import redact_server_logs  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
@@ -43,7 +44,8 @@ class OriginCheckedForCookies:
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Bodies over their kind's limit are refused (413) before Django spools them to disk.
+        "http": BodyLimitMiddleware(django_asgi_app),
         "websocket": OriginCheckedForCookies(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -85,6 +85,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "portal.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "kernel.middleware.RequestCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -266,6 +267,13 @@ STORAGES = {
 API_THROTTLE_USER = env_str("API_THROTTLE_USER", "1000/hour")
 API_THROTTLE_TOKEN = env_str("API_THROTTLE_TOKEN", "600/minute")
 API_THROTTLE_ANON = env_str("API_THROTTLE_ANON", "60/minute")
+# Request bodies: JSON up to API_MAX_BODY_BYTES; photo uploads up to API_MAX_UPLOAD_BYTES, which
+# must hold the most photos one enrollment takes (5 of at most 10 MB each) plus the form framing.
+# Both are checked on Content-Length and while reading (kernel/parsers.py): 413 beyond.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 1024 * 1024)
+API_MAX_UPLOAD_BYTES = env_int("API_MAX_UPLOAD_BYTES", 51 * 1024 * 1024)
+if API_MAX_BODY_BYTES <= 0 or API_MAX_UPLOAD_BYTES <= 0:
+    raise ImproperlyConfigured("API_MAX_BODY_BYTES and API_MAX_UPLOAD_BYTES must be positive")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.authentication.BearerTokenAuthentication",
@@ -274,8 +282,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     # JSON only by default: a body listed under three content types (JSON, form, multipart) for
     # one schema makes generated clients fail at import. Views that take a file upload opt into
-    # multipart with their own parser_classes.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # multipart with their own parser_classes. Both parsers are the kernel's bounded ones.
+    "DEFAULT_PARSER_CLASSES": ["kernel.parsers.JSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

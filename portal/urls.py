@@ -31,6 +31,10 @@ api_v1 = [
     path("<path:rest>", json_not_found),  # JSON 404 for unknown API paths
 ]
 
+# Django's refusals of a request (SuspiciousOperation: too many fields, NUL bytes, ...): JSON in
+# the error shape under /api/, the 400 page elsewhere.
+handler400 = "kernel.errors.bad_request"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
@@ -74,7 +78,12 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: the Content-Security-Policy allows no
-    # inline script.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    # inline script. GET only: its HTML renderer has no template for DRF's OPTIONS metadata (a
+    # 500).
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", http_method_names=["get", "head"]),
+        name="swagger-ui",
+    ),
     path("api/v1/", include(api_v1)),
 ]

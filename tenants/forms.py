@@ -10,7 +10,12 @@ from django.utils import timezone
 
 from kernel.http import client_ip
 from tenants import services
+from tenants.models import Invitation, Organization
 from tenants.roles import Role
+
+# The columns' length: an address the validator accepts (up to 320 characters) may not fit it.
+_INVITATION_EMAIL_MAX = Invitation._meta.get_field("email").max_length
+_CONTACT_EMAIL_MAX = Organization._meta.get_field("contact_email").max_length
 
 
 class RateLimitedAuthenticationForm(AuthenticationForm):
@@ -39,7 +44,7 @@ class RateLimitedAuthenticationForm(AuthenticationForm):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField()
+    email = forms.EmailField(max_length=_INVITATION_EMAIL_MAX)
     role = forms.ChoiceField(choices=Role.choices, initial=Role.MEMBER)
 
 
@@ -64,7 +69,7 @@ class TokenForm(forms.Form):
 
 class OrganizationSettingsForm(forms.Form):
     name = forms.CharField(max_length=200)
-    contact_email = forms.EmailField(required=False)
+    contact_email = forms.EmailField(required=False, max_length=_CONTACT_EMAIL_MAX)
 
 
 class AcceptInvitationForm(forms.Form):

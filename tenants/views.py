@@ -7,7 +7,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -295,4 +295,10 @@ def _invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 @login_required
 def organization_switch(request: HttpRequest) -> HttpResponse:
     slug = request.GET.get("org", "")
-    return redirect(reverse("dashboard", kwargs={"org": slug}) if slug else "home")
+    if not slug:
+        return redirect("home")
+    try:
+        return redirect(reverse("dashboard", kwargs={"org": slug}))
+    except NoReverseMatch:
+        # What the organization URL pattern refuses names no organization.
+        raise Http404("No such organization") from None

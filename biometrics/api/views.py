@@ -17,7 +17,6 @@ from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, status
-from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -27,6 +26,7 @@ from biometrics.errors import IMAGE_TOO_LARGE, SUBJECT_ERASED, BiometricError
 from biometrics.images import MAX_UPLOAD_BYTES
 from biometrics.models import IdentificationAttempt, MatchStatus, Subject, VerificationAttempt
 from kernel.http import client_ip
+from kernel.parsers import MultiPartParser
 from tenants.access import OrgContext
 from tenants.api.base import OrgAPIView, OrgGenericViewSet, found
 from tenants.roles import Role

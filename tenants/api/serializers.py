@@ -6,6 +6,10 @@ from rest_framework import serializers
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organization
 from tenants.roles import Role
 
+# The columns' length: an address the validator accepts (up to 320 characters) may not fit it.
+_INVITATION_EMAIL_MAX = Invitation._meta.get_field("email").max_length
+_CONTACT_EMAIL_MAX = Organization._meta.get_field("contact_email").max_length
+
 
 class MyOrganizationSerializer(serializers.Serializer):
     """An organization as seen by one of its members."""
@@ -31,7 +35,9 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
 class OrganizationSettingsInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
-    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    contact_email = serializers.EmailField(
+        required=False, allow_blank=True, max_length=_CONTACT_EMAIL_MAX
+    )
 
 
 class MemberSerializer(serializers.ModelSerializer):
@@ -68,7 +74,7 @@ class InvitationSerializer(serializers.ModelSerializer):
 
 
 class InvitationInputSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=_INVITATION_EMAIL_MAX)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
 

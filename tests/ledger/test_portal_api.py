@@ -211,3 +211,12 @@ def test_a_height_beyond_any_integer_column_is_simply_not_found(world) -> None:
     assert ui.login(username="bob", password=PASSWORD)
     assert api.get(f"/api/v1/ledger/blocks/{10**30}/").status_code == 404
     assert ui.get(f"/o/acme/ledger/blocks/{10**30}/").status_code == 404
+
+
+@pytest.mark.parametrize("query", ["²", "\u0661\u0662", "\U0001d7d7", "9" * 40, "-1"])
+def test_the_block_search_reads_only_ascii_digits_as_a_height(world, query) -> None:  # type: ignore[no-untyped-def]
+    ui = Client()
+    assert ui.login(username="bob", password=PASSWORD)
+    response = ui.get("/o/acme/ledger/blocks/", {"q": query})
+    assert response.status_code == 200
+    assert b"Search for a block height or a 64-digit hash." in response.content

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from tenants.models import Membership
+from tenants.models import Invitation, Membership
 from tenants.roles import Role
 from tests.conftest import PASSWORD
 
@@ -137,3 +137,21 @@ def test_the_only_member_of_a_suspended_organization_is_not_sent_in_a_circle(wor
     home = client.get(back.group(1).decode())
     assert home.status_code == 200
     assert b"suspended" in home.content
+
+
+@pytest.mark.parametrize("slug", ["\x00", "not a slug", "é", "a/b"])
+def test_the_switcher_answers_not_found_for_a_value_that_is_no_slug(world, slug) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(world.alice)
+    response = client.get("/switch/", {"org": slug})
+    assert response.status_code in (400, 404), response.status_code
+
+
+def test_an_invitation_to_an_address_longer_than_the_column_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+    client = Client()
+    client.force_login(world.alice)
+    email = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".example"  # 255+ characters, valid form
+    assert len(email) > 254
+    response = client.post("/o/acme/members/invite/", {"email": email, "role": "member"})
+    assert response.status_code == 302
+    assert not Invitation.objects.exists()
