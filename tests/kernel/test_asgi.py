@@ -58,7 +58,7 @@ async def _never_called(scope: Any, receive: Any, send: Any) -> None:
     raise AssertionError("the application must not see an oversized body")
 
 
-def test_a_declared_length_over_the_limit_is_413_before_the_application_runs(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_declared_length_over_the_limit_is_413_before_the_application_runs(settings) -> None:
     settings.API_MAX_BODY_BYTES = 1000
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     scope = http_scope(
@@ -73,7 +73,7 @@ def test_a_declared_length_over_the_limit_is_413_before_the_application_runs(set
     }
 
 
-def test_a_body_without_a_length_is_cut_off_once_it_passes_the_limit(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_without_a_length_is_cut_off_once_it_passes_the_limit(settings) -> None:
     settings.API_MAX_BODY_BYTES = 1000
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
     app = BodyLimitMiddleware(get_asgi_application())
@@ -84,7 +84,7 @@ def test_a_body_without_a_length_is_cut_off_once_it_passes_the_limit(settings) -
     assert taken == 2  # the third chunk is never read
 
 
-def test_a_body_within_the_limit_reaches_the_application(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_body_within_the_limit_reaches_the_application(settings) -> None:
     settings.API_MAX_BODY_BYTES = 1000
     app = BodyLimitMiddleware(get_asgi_application())
     scope = http_scope("/healthz", [(b"content-type", b"application/json")])
@@ -92,7 +92,7 @@ def test_a_body_within_the_limit_reaches_the_application(settings) -> None:  # t
     assert status != 413 and taken == 1
 
 
-def test_uploads_have_their_own_larger_limit(settings) -> None:  # type: ignore[no-untyped-def]
+def test_uploads_have_their_own_larger_limit(settings) -> None:
     settings.API_MAX_BODY_BYTES = 1000
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
     settings.API_MAX_UPLOAD_BYTES = 50_000
@@ -101,7 +101,7 @@ def test_uploads_have_their_own_larger_limit(settings) -> None:  # type: ignore[
     assert body_limit(None) == 2000
 
 
-def test_the_served_application_refuses_an_oversized_body(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_served_application_refuses_an_oversized_body(settings) -> None:
     from portal.asgi import application
 
     settings.API_MAX_BODY_BYTES = 1000

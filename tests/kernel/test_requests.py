@@ -18,7 +18,7 @@ from tenants.models import Invitation
 from tests.conftest import api_as
 
 
-def assert_error(response, status: int, code: str) -> None:  # type: ignore[no-untyped-def]
+def assert_error(response, status: int, code: str) -> None:
     assert response.status_code == status, response.content[:300]
     body = response.json()
     assert set(body) == {"error"}
@@ -26,13 +26,13 @@ def assert_error(response, status: int, code: str) -> None:  # type: ignore[no-u
     assert body["error"]["message"]
 
 
-def alice_ui(world) -> Client:  # type: ignore[no-untyped-def]
+def alice_ui(world) -> Client:
     client = Client()
     client.force_login(world.alice)
     return client
 
 
-def alice_api(world) -> APIClient:  # type: ignore[no-untyped-def]
+def alice_api(world) -> APIClient:
     client = APIClient()
     client.force_login(world.alice)
     return client
@@ -42,24 +42,24 @@ def alice_api(world) -> APIClient:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize(
     "query", ["role=%00", "role=member%00x", "page=1%00", "%00=1", "ordering=%00&x=1"]
 )
-def test_a_nul_byte_in_an_api_query_is_400_invalid_characters(world, query) -> None:  # type: ignore[no-untyped-def]
+def test_a_nul_byte_in_an_api_query_is_400_invalid_characters(world, query) -> None:
     response = api_as(world.alice, world.acme).get(f"/api/v1/orgs/acme/members/?{query}")
     assert_error(response, 400, "invalid_characters")
 
 
-def test_more_than_1000_query_parameters_is_400_bad_request(world) -> None:  # type: ignore[no-untyped-def]
+def test_more_than_1000_query_parameters_is_400_bad_request(world) -> None:
     query = "&".join(f"f{i}=1" for i in range(1001))
     response = api_as(world.alice, world.acme).get(f"/api/v1/orgs/acme/members/?{query}")
     assert_error(response, 400, "bad_request")
 
 
-def test_a_nul_byte_in_a_ui_query_is_the_400_page(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_nul_byte_in_a_ui_query_is_the_400_page(world) -> None:
     response = alice_ui(world).get("/o/acme/audit/?action=%00")
     assert response.status_code == 400
     assert b"<title>Bad request" in response.content
 
 
-def test_a_nul_byte_in_a_ui_form_value_is_the_400_page(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_nul_byte_in_a_ui_form_value_is_the_400_page(world) -> None:
     response = alice_ui(world).post(
         "/o/acme/members/invite/", {"email": "carol\x00@acme.example", "role": "member"}
     )
@@ -75,7 +75,7 @@ def test_a_nul_byte_in_a_ui_form_value_is_the_400_page(world) -> None:  # type: 
         {"email": "carol@acme.example", "role": ["member", {"deep": "\x00"}]},
     ],
 )
-def test_a_nul_byte_anywhere_in_a_json_body_is_400_invalid_characters(world, body) -> None:  # type: ignore[no-untyped-def]
+def test_a_nul_byte_anywhere_in_a_json_body_is_400_invalid_characters(world, body) -> None:
     response = api_as(world.alice, world.acme).post(
         "/api/v1/orgs/acme/invitations/", body, format="json"
     )
@@ -83,7 +83,7 @@ def test_a_nul_byte_anywhere_in_a_json_body_is_400_invalid_characters(world, bod
     assert not Invitation.objects.exists()
 
 
-def test_a_lone_surrogate_in_a_json_body_is_400_invalid_characters(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_lone_surrogate_in_a_json_body_is_400_invalid_characters(world) -> None:
     response = api_as(world.alice, world.acme).post(
         "/api/v1/orgs/acme/tokens/",
         b'{"name": "laptop \\ud800"}',
@@ -94,7 +94,7 @@ def test_a_lone_surrogate_in_a_json_body_is_400_invalid_characters(world) -> Non
 
 # --- JSON depth and size ---------------------------------------------------------------------
 @pytest.mark.parametrize("opening", ["[", '{"a":'])
-def test_json_nested_100000_deep_is_a_parse_error(world, opening) -> None:  # type: ignore[no-untyped-def]
+def test_json_nested_100000_deep_is_a_parse_error(world, opening) -> None:
     response = api_as(world.alice, world.acme).post(
         "/api/v1/orgs/acme/invitations/", opening * 100_000, content_type="application/json"
     )
@@ -120,7 +120,7 @@ def test_json_within_the_depth_limit_still_parses() -> None:
         JSONParser().parse(io.BytesIO(("[" * 33 + "]" * 33).encode()), parser_context={})
 
 
-def test_a_json_body_over_the_limit_is_413_by_its_content_length(world, settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_json_body_over_the_limit_is_413_by_its_content_length(world, settings) -> None:
     settings.API_MAX_BODY_BYTES = 1000
     body = json.dumps({"email": "carol@acme.example", "role": "member", "pad": "x" * 1000})
     response = api_as(world.alice, world.acme).post(
@@ -130,7 +130,7 @@ def test_a_json_body_over_the_limit_is_413_by_its_content_length(world, settings
     assert not Invitation.objects.exists()
 
 
-def test_a_json_body_is_also_measured_while_it_is_read(settings) -> None:  # type: ignore[no-untyped-def]
+def test_a_json_body_is_also_measured_while_it_is_read(settings) -> None:
     # A body without a (truthful) length: the parser stops reading one byte past the limit.
     settings.API_MAX_BODY_BYTES = 100
     stream = io.BytesIO(b'{"a": "' + b"x" * 10_000 + b'"}')
@@ -140,7 +140,7 @@ def test_a_json_body_is_also_measured_while_it_is_read(settings) -> None:  # typ
     assert stream.tell() <= 101
 
 
-def test_the_default_json_limit_is_one_mebibyte(settings) -> None:  # type: ignore[no-untyped-def]
+def test_the_default_json_limit_is_one_mebibyte(settings) -> None:
     assert settings.API_MAX_BODY_BYTES == 1024 * 1024
     assert settings.API_MAX_UPLOAD_BYTES > 5 * 10 * 1024 * 1024  # five 10 MB photos fit
 
@@ -168,7 +168,7 @@ def _multipart(fields: list[tuple[str, bytes]], files: list[tuple[str, bytes]]) 
 )
 def test_djangos_refusals_of_a_multipart_body_are_4xx_in_the_error_shape(
     world, fields, files, status, code
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     response = api_as(world.alice, world.acme).post(
         "/api/v1/orgs/acme/identify/",
         _multipart(fields, files),
@@ -177,7 +177,7 @@ def test_djangos_refusals_of_a_multipart_body_are_4xx_in_the_error_shape(
     assert_error(response, status, code)
 
 
-def test_an_upload_over_the_upload_limit_is_413(world, settings) -> None:  # type: ignore[no-untyped-def]
+def test_an_upload_over_the_upload_limit_is_413(world, settings) -> None:
     settings.API_MAX_UPLOAD_BYTES = 10_000
     response = api_as(world.alice, world.acme).post(
         "/api/v1/orgs/acme/identify/",
@@ -187,7 +187,7 @@ def test_an_upload_over_the_upload_limit_is_413(world, settings) -> None:  # typ
     assert_error(response, 413, "request_too_large")
 
 
-def test_too_many_ui_form_fields_is_the_400_page(world) -> None:  # type: ignore[no-untyped-def]
+def test_too_many_ui_form_fields_is_the_400_page(world) -> None:
     body = "&".join(f"f{i}=1" for i in range(1001))
     response = alice_ui(world).post(
         "/o/acme/members/invite/", body, content_type="application/x-www-form-urlencoded"

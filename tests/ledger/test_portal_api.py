@@ -214,7 +214,7 @@ def test_a_height_beyond_any_integer_column_is_simply_not_found(world) -> None:
 
 
 @pytest.mark.parametrize("query", ["²", "\u0661\u0662", "\U0001d7d7", "9" * 40, "-1"])
-def test_the_block_search_reads_only_ascii_digits_as_a_height(world, query) -> None:  # type: ignore[no-untyped-def]
+def test_the_block_search_reads_only_ascii_digits_as_a_height(world, query) -> None:
     ui = Client()
     assert ui.login(username="bob", password=PASSWORD)
     response = ui.get("/o/acme/ledger/blocks/", {"q": query})

@@ -285,7 +285,7 @@ def test_a_registered_organization_gets_its_ledger_signing_key(world) -> None:
     assert key.status == OrganizationKey.Status.ACTIVE
 
 
-def test_an_invitation_email_longer_than_the_column_is_a_validation_error(world) -> None:  # type: ignore[no-untyped-def]
+def test_an_invitation_email_longer_than_the_column_is_a_validation_error(world) -> None:
     email = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".example"
     assert len(email) > 254
     response = api_as(world.alice, world.acme).post(
@@ -296,7 +296,7 @@ def test_an_invitation_email_longer_than_the_column_is_a_validation_error(world)
     assert not Invitation.objects.exists()
 
 
-def test_a_contact_email_longer_than_the_column_is_a_validation_error(world) -> None:  # type: ignore[no-untyped-def]
+def test_a_contact_email_longer_than_the_column_is_a_validation_error(world) -> None:
     email = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".example"
     response = api_as(world.alice, world.acme).patch(
         "/api/v1/orgs/acme/", {"contact_email": email}, format="json"

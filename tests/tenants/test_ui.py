@@ -140,14 +140,14 @@ def test_the_only_member_of_a_suspended_organization_is_not_sent_in_a_circle(wor
 
 
 @pytest.mark.parametrize("slug", ["\x00", "not a slug", "é", "a/b"])
-def test_the_switcher_answers_not_found_for_a_value_that_is_no_slug(world, slug) -> None:  # type: ignore[no-untyped-def]
+def test_the_switcher_answers_not_found_for_a_value_that_is_no_slug(world, slug) -> None:
     client = Client()
     client.force_login(world.alice)
     response = client.get("/switch/", {"org": slug})
     assert response.status_code in (400, 404), response.status_code
 
 
-def test_an_invitation_to_an_address_longer_than_the_column_is_refused(world) -> None:  # type: ignore[no-untyped-def]
+def test_an_invitation_to_an_address_longer_than_the_column_is_refused(world) -> None:
     client = Client()
     client.force_login(world.alice)
     email = "a" * 64 + "@" + ".".join(["b" * 60] * 3) + ".example"  # 255+ characters, valid form
