@@ -17,7 +17,7 @@ asserts. For each n it times, on both backends in the same run:
 and the ratio py_ecc / blst. Times are process CPU time (``time.process_time``): the machine is
 shared, and wall-clock medians there measure the neighbours as much as the code. Key material,
 proofs and signatures are made with blst (the backends are byte-identical, see
-tests/ledger/test_crypto.py) so that setup does not dominate the run.
+tests/ledger/consensus/test_crypto.py) so that setup does not dominate the run.
 py_ecc repetitions are kept small (3, or 1 with --quick) so the script ends in a few minutes.
 """
 

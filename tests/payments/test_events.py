@@ -13,7 +13,7 @@ from tenants.models import Membership
 from tenants.roles import Role
 from tests.conftest import World, token_for
 from tests.payments.factories import open_account
-from tests.portal.test_consumers import connect
+from tests.portal.sockets import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -15,7 +15,7 @@ from ledger.models import LedgerOutbox, MirrorAccount
 from ledger.state import GenesisAccount
 from payments.models import Account, Payment
 from tests.conftest import World
-from tests.ledger.portal_support import LedgerHarness, nodes
+from tests.ledger.portal.support import LedgerHarness, nodes
 from tests.payments.api_support import pay
 
 FUNDS = 10_000_000  # 100,000.00 USD

@@ -24,6 +24,7 @@ from tenants import services
 from tenants.models import ApiToken, Membership
 from tenants.roles import Role
 from tests.conftest import api_as, token_for
+from tests.portal.sockets import connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,17 +47,6 @@ PROGRESS_EVENT: Event = {
     "organization": "acme",
     "data": {"enrollment_id": 1, "subject_id": 1, "status": "done", "progress": 100},
 }
-
-
-async def connect(
-    path: str, *, cookie: bytes | None = None
-) -> tuple[WebsocketCommunicator, bool, int | None]:
-    headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
-    if cookie:
-        headers.append((b"cookie", cookie))
-    communicator = WebsocketCommunicator(application, path, headers=headers)
-    connected, code = await communicator.connect(timeout=5)
-    return communicator, connected, code
 
 
 async def test_an_unauthenticated_socket_is_refused(world) -> None:

@@ -101,9 +101,10 @@ def test_no_test_module_imports_another_test_module() -> None:
         tree = ast.parse(path.read_text(), filename=str(path))
         # when its imports are read
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module:
-                last = node.module.rsplit(".", 1)[-1]
-                if node.module.startswith("tests.") and last.startswith("test_"):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("tests"):
+                # `from tests.x.test_y import z` and `from tests.x import test_y` alike
+                names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+                if any(name.rsplit(".", 1)[-1].startswith("test_") for name in names):
                     offending[str(path.relative_to(tests_dir))] = node.module
     # then shared fixtures live in conftest.py and helpers in modules not named test_*
     assert offending == {}

@@ -21,7 +21,7 @@ Backends (``backend(name)``, cached singletons)
                   (compress/uncompress, hash_to_group, scalar_mul, miller_loop, final_verify), on
                   which this package builds the same ciphersuite (~1 ms Verify). Byte-identical
                   to py_ecc; both pass the Ethereum conformance vectors
-                  (tests/ledger/test_bls_vectors.py).
+                  (tests/ledger/consensus/test_bls_vectors.py).
     ``backend()`` with no name uses the process default that ``configure(name)`` set (``auto``
     until then: blst when importable, else py_ecc; ``py_ecc``; ``blst``). Anything else raises
     ``BLSError``. This package reads no environment: the Django app passes

@@ -62,7 +62,7 @@ class _PyEccBackend(_Ciphersuite):
         )
 
     # ---- accelerations of the fast paths; each is checked against py_ecc's plain version in
-    # tests/ledger/test_crypto.py and by the conformance vectors.
+    # tests/ledger/consensus/test_crypto.py and by the conformance vectors.
 
     def _psi(self, point: Any) -> Any:
         """The untwist-Frobenius-twist endomorphism of E'(Fp2), in projective coordinates."""
