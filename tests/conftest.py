@@ -99,6 +99,24 @@ def world(db: None) -> World:
     return World(acme, globex, initech, alice, bob, mallory, admin)
 
 
+#: The variables that point a process at services; a child process started without them runs the
+#: embedded default (SQLite, in-process tasks, in-memory channel layer).
+SERVICE_VARIABLES = (
+    "DATABASE_URL",
+    "DATABASE_MIGRATE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "TRUSTED_PROXIES",
+)
+
+
+def embedded_env(**extra: str) -> dict[str, str]:
+    """This process's environment for a child that must run the embedded default."""
+    env = {k: v for k, v in os.environ.items() if k not in SERVICE_VARIABLES}
+    env.update(extra)
+    return env
+
+
 def token_for(user: object, organization: Organization, name: str = "test") -> str:
     membership = Membership.objects.get(user=user, organization=organization)
     _token, secret = services.token_create(membership=membership, name=name)

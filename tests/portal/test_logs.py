@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import subprocess
 import sys
@@ -17,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 import portal.asgi  # noqa: F401  (installs the filter, as the server does when it loads the app)
+from tests.conftest import embedded_env
 
 REPO = Path(__file__).resolve().parents[2]
 # Shaped like a token but malformed, so that refusing it needs no database.
@@ -59,10 +59,7 @@ def test_a_running_server_logs_no_websocket_token(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
-        "PORTAL_VAR_DIR": str(tmp_path),
-    }
+    env = embedded_env(PORTAL_VAR_DIR=str(tmp_path))
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "portal.asgi:application", "--port", str(port)],
         cwd=REPO,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from portal.management.commands.run_portal import uvicorn_proxy_arguments
+from tests.conftest import embedded_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -60,9 +61,7 @@ def poll(condition, seconds: float) -> bool:
 
 
 def start_portal(tmp_path: Path, port: int) -> tuple[subprocess.Popen[bytes], int]:
-    env = {**os.environ, "PORTAL_VAR_DIR": str(tmp_path), "PORTAL_ENV": "development"}
-    for name in ("REDIS_URL", "DATABASE_URL", "TRUSTED_PROXIES"):
-        env.pop(name, None)
+    env = embedded_env(PORTAL_VAR_DIR=str(tmp_path), PORTAL_ENV="development")
     parent = subprocess.Popen(
         [sys.executable, "manage.py", "run_portal", "--no-ledger", "--port", str(port)],
         cwd=ROOT,
