@@ -188,7 +188,7 @@ def _put_expiry_index(ctx: BlockContext, buckets: tuple[int, ...]) -> None:
 
 def expire_holds(ctx: BlockContext) -> None:
     """Release every active hold whose ``expires_at_ms`` is at or before the block's timestamp,
-    before the block's transactions (docs/ledger.md, "Holds"). Cost: the entries of the due
+    before the block's transactions (docs/ledger.md, "Payments"). Cost: the entries of the due
     buckets, found through the expiry index, never a scan of all holds."""
     now = ctx.meta.timestamp_ms
     index = _expiry_index(ctx)

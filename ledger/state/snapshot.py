@@ -126,7 +126,7 @@ def _hold(r: Reader) -> Hold:
     from_account, to_account = (r.text(ACCOUNT_ID_PATTERN, "account_id") for _ in range(2))
     currency, amount, expires_at_ms = r.text(CURRENCY_PATTERN, "currency"), r.u64(), r.u64()
     reference, raw_status = r.fixed(32), r.u8()
-    if raw_status not in HoldStatus._value2member_map_:
+    if raw_status not in {status.value for status in HoldStatus}:
         raise malformed(f"unknown hold status {raw_status}")
     return Hold(
         hold_id, sender, from_account, to_account, currency, amount, expires_at_ms, reference,

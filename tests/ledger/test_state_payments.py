@@ -29,6 +29,7 @@ from ledger.state import (
     apply_block,
     decode_snapshot,
     encode_snapshot,
+    hold_to_json,
     payload_from_json,
     payload_to_json,
 )
@@ -162,6 +163,19 @@ def test_a_partial_capture_moves_the_amount_and_releases_the_rest_once() -> None
     hold = world.state.hold(H1)
     assert hold is not None
     assert (hold.status, hold.captured, hold.resolved_height) == (HoldStatus.CAPTURED, 700, 2)
+    assert hold_to_json(hold) == {
+        "hold_id": H1.hex(),
+        "sender": "org-a",
+        "from_account": "a-eur",
+        "to_account": "b-eur",
+        "currency": "EUR",
+        "amount": 1_000,
+        "expires_at_ms": HOUR,
+        "reference": REF.hex(),
+        "status": "captured",
+        "captured": 700,
+        "resolved_height": 2,
+    }
 
 
 def test_the_payee_may_decline_a_hold_and_a_stranger_may_not_touch_it() -> None:
