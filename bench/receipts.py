@@ -97,7 +97,7 @@ def build_receipt(n: int, tx_count: int) -> dict[str, Any]:
         )
         for i in range(tx_count)
     ]  # fmt: skip
-    after, receipts = apply_block(state, txs)
+    after, receipts = apply_block(state, txs, timestamp_ms=1)
     payload = [tx.encoding for tx in txs]
     block = make_block(
         chain_id=chain_id, epoch=0, round=1, parent=genesis, payload=payload, proposer=1,

@@ -193,7 +193,7 @@ class ChainVerifier:
             raise BadLink(h.height, "payload does not match the payload root")
         try:
             txs = decode_transactions(block.payload)
-            state, receipts = apply_block(self.state, txs)
+            state, receipts = apply_block(self.state, txs, timestamp_ms=h.timestamp_ms)
         except LedgerStateError as exc:
             raise BadStateRoot(h.height, f"replay fails: {exc}") from exc
         if state.root != h.state_root:

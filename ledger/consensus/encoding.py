@@ -3,10 +3,11 @@
 Consensus values (blocks, certificates, messages) and the state machine (transactions, state
 records, snapshots) are written and read with these two classes, so a field has the same bytes
 wherever it appears: big-endian fixed-width integers, raw fixed-size byte strings (hashes, keys),
-u32-length-prefixed byte strings and sequences, short ASCII identifiers with a one-byte length, and
-flag bytes. There is exactly one encoding per value: the reader rejects truncation, trailing bytes,
-out-of-range lengths and flags other than 0/1, so ``decode(encode(x)) == x`` and
-``encode(decode(b)) == b`` for every accepted ``b``.
+u32-length-prefixed byte strings and sequences, short ASCII identifiers with a one-byte length,
+flag bytes, and bounded lists (``seq``: a u32 item count, then the items). There is exactly one
+encoding per value: the reader rejects truncation, trailing bytes, out-of-range lengths and flags
+other than 0/1, so ``decode(encode(x)) == x`` and ``encode(decode(b)) == b`` for every accepted
+``b``.
 
 Every decoding failure raises :class:`~ledger.consensus.errors.DecodeError` and nothing else;
 ``ledger.state`` turns it into its ``malformed`` door code where a transaction or snapshot is
@@ -16,8 +17,12 @@ decoded.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from .errors import DecodeError
+
+_T = TypeVar("_T")
 
 __all__ = ["MAX_ITEMS", "DecodeError", "Reader", "Writer"]
 
@@ -86,6 +91,18 @@ class Writer:
         self._buffer.append(1 if value else 0)
         return self
 
+    def seq(
+        self, items: Sequence[_T], write: Callable[[Writer, _T], object], max_items: int
+    ) -> Writer:
+        """A list: its u32 item count, then each item written by ``write`` (at most ``max_items``:
+        the reader refuses longer lists, so the writer must never produce one)."""
+        if len(items) > max_items:
+            raise ValueError(f"{len(items)} items exceeds {max_items}")
+        self.u32(len(items))
+        for item in items:
+            write(self, item)
+        return self
+
     def getvalue(self) -> bytes:
         return bytes(self._buffer)
 
@@ -151,6 +168,13 @@ class Reader:
         if value > MAX_ITEMS:
             raise DecodeError("length field out of range")
         return value
+
+    def seq(self, read: Callable[[Reader], _T], max_items: int) -> tuple[_T, ...]:
+        """A list written by ``Writer.seq``: a u32 count (at most ``max_items``), then items."""
+        count = self.u32()
+        if count > max_items:
+            raise DecodeError(f"list of {count} items exceeds {max_items}")
+        return tuple(read(self) for _ in range(count))
 
     def flag(self) -> bool:
         value = self.u8()

@@ -11,7 +11,8 @@ from .types import Block, Proposal, QuorumCert, TimeoutCert
 __all__ = ["build_proposal", "compute_state_root", "take_payload"]
 
 PayloadSource = Callable[[int], Sequence[bytes]]
-Execute = Callable[[bytes, Sequence[bytes]], bytes]
+#: (parent state root, payload, the block's header timestamp) -> the block's state root.
+Execute = Callable[[bytes, Sequence[bytes], int], bytes]
 
 
 def take_payload(source: PayloadSource | None, params: ProtocolParams) -> tuple[bytes, ...]:
@@ -28,11 +29,14 @@ def take_payload(source: PayloadSource | None, params: ProtocolParams) -> tuple[
     return tuple(taken)
 
 
-def compute_state_root(execute: Execute | None, parent: Block, payload: Sequence[bytes]) -> bytes:
-    """The state root a child of ``parent`` with ``payload`` must carry."""
+def compute_state_root(
+    execute: Execute | None, parent: Block, payload: Sequence[bytes], timestamp_ms: int
+) -> bytes:
+    """The state root a child of ``parent`` with ``payload`` and header timestamp
+    ``timestamp_ms`` must carry (execution depends on the time: holds expire by it)."""
     if execute is None:
         return parent.header.state_root
-    return execute(parent.header.state_root, payload)
+    return execute(parent.header.state_root, payload, timestamp_ms)
 
 
 def build_proposal(
@@ -58,7 +62,8 @@ def build_proposal(
         if tc is None or tc.round + 1 != round or high_qc.round < tc.max_high_qc_round:
             return None
     payload = take_payload(payload_source, params)
-    state_root = compute_state_root(execute, parent, payload)
+    timestamp_ms = max(now_ms, parent.header.timestamp_ms + 1)
+    state_root = compute_state_root(execute, parent, payload, timestamp_ms)
     if len(state_root) != len(parent.header.state_root):
         # The executor could not produce a state for this parent (it signals that with a root
         # no header can carry): propose nothing rather than an invalid block; the round times
@@ -71,7 +76,7 @@ def build_proposal(
         parent=parent,
         payload=payload,
         proposer=proposer,
-        timestamp_ms=max(now_ms, parent.header.timestamp_ms + 1),
+        timestamp_ms=timestamp_ms,
         state_root=state_root,
     )
     return Proposal(block, high_qc, tc)

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 __all__ = ["Replica"]
 
 PayloadSource = Callable[[int], Sequence[bytes]]
-Execute = Callable[[bytes, Sequence[bytes]], bytes]
+Execute = Callable[[bytes, Sequence[bytes], int], bytes]
 Reconfigure = Callable[[Block], "ValidatorSet | None"]
 
 #: Committed blocks (ending with the reconfiguration) broadcast when an epoch ends.
@@ -291,7 +291,9 @@ class Replica:
         if parent is None:
             return None
         check_proposal_parent(
-            block, parent, compute_state_root(self._execute, parent, block.payload)
+            block,
+            parent,
+            compute_state_root(self._execute, parent, block.payload, h.timestamp_ms),
         )
         return parent
 

@@ -30,7 +30,7 @@ __all__ = ["Byzantine", "ByzantineTransport", "PayloadSource"]
 
 logger = logging.getLogger(__name__)
 
-Execute = Callable[[bytes, tuple[bytes, ...]], bytes]
+Execute = Callable[[bytes, tuple[bytes, ...], int], bytes]
 GetBlock = Callable[[bytes], "Block | None"]
 #: The replica's hook: a byte budget -> the transactions a leader proposes.
 PayloadSource = Callable[[int], Sequence[bytes]]
@@ -89,7 +89,8 @@ class Byzantine:
         parent = self._get_block(block.parent_hash)
         if parent is None:
             return None
-        root = self._execute(parent.header.state_root, ())
+        timestamp_ms = block.header.timestamp_ms + 1
+        root = self._execute(parent.header.state_root, (), timestamp_ms)
         twin = make_block(
             chain_id=block.header.chain_id,
             epoch=block.epoch,
@@ -97,7 +98,7 @@ class Byzantine:
             parent=parent,
             payload=(),
             proposer=block.header.proposer,
-            timestamp_ms=block.header.timestamp_ms + 1,
+            timestamp_ms=timestamp_ms,
             state_root=root,
         )
         return Proposal(twin, proposal.qc, proposal.tc)

@@ -243,6 +243,10 @@ class Node:
             proposal = self.executor.propose(
                 parent.header.state_root,
                 candidates,
+                # The timestamp build_proposal will most likely give the block: the door checks
+                # that choose the transactions do not depend on it, and when the replica's clock
+                # reading differs the block is simply executed again at its real timestamp.
+                timestamp_ms=max(now_ms(), parent.header.timestamp_ms + 1),
                 max_block_bytes=min(limit, MAX_BLOCK_BYTES),
                 max_transactions=self.params.max_block_txs,
             )
@@ -254,11 +258,13 @@ class Node:
                 self.mempool.drop(tx.tx_hash, error)
         return [tx.encoding for tx in proposal.transactions]
 
-    def _execute(self, parent_state_root: bytes, payload: Sequence[bytes]) -> bytes:
+    def _execute(
+        self, parent_state_root: bytes, payload: Sequence[bytes], timestamp_ms: int
+    ) -> bytes:
         """``Executor.execute_root`` (never raises), reusing the mempool's decoded copies of
         transactions we already admitted: decoding is a large part of a transaction's cost."""
         hashes = [hashlib.sha256(data).digest() for data in payload]
-        known_root = self.executor.known_root(parent_state_root, hashes)
+        known_root = self.executor.known_root(parent_state_root, hashes, timestamp_ms)
         if known_root is not None:
             return known_root
         try:
@@ -268,7 +274,7 @@ class Node:
                 txs.append(known if known is not None else Transaction.decode(data))
             if not self._has_state(parent_state_root):
                 self._rebuild_state(parent_state_root)
-            return self.executor.execute(parent_state_root, txs).state_root
+            return self.executor.execute(parent_state_root, txs, timestamp_ms).state_root
         except (LedgerStateError, LookupError):
             return INVALID_STATE_ROOT  # not remembered: an unknown parent may arrive later
 
@@ -300,7 +306,11 @@ class Node:
             parent = self.cache.parent(block)
             if parent is None:  # the walk above found it; only a bug gets here
                 raise LookupError(f"parent of block {block.height} vanished")
-            self.executor.execute(parent.header.state_root, decode_transactions(block.payload))
+            self.executor.execute(
+                parent.header.state_root,
+                decode_transactions(block.payload),
+                block.header.timestamp_ms,
+            )
 
     def _on_reconfigure(self, block: Block) -> ValidatorSet | None:
         """Replay every committed block (sync commits were never executed here), then report the
@@ -308,7 +318,8 @@ class Node:
         parent = self.cache.parent(block)
         if parent is None:
             self._halt(f"committed block {block.height} has an unknown parent")
-        if self._execute(parent.header.state_root, block.payload) != block.header.state_root:
+        replayed = self._execute(parent.header.state_root, block.payload, block.header.timestamp_ms)
+        if replayed != block.header.state_root:
             self._halt(f"certified block {block.height} does not replay to its state root")
         self.cache.add_block(block)
         validators = self.executor.reconfiguration(block.header.state_root)
@@ -568,7 +579,7 @@ class Node:
             parent = self.cache.parent(block)
             # Another peer's response may start below our tip: skip what we already committed.
             if block.height > tip and parent is not None:
-                self._execute(parent.header.state_root, block.payload)
+                self._execute(parent.header.state_root, block.payload, block.header.timestamp_ms)
 
     def _answer_sync(self, peer: int, request: SyncRequest) -> None:
         response = build_sync_response(

@@ -55,7 +55,11 @@ def restore_chain(
         if stored is None:
             raise StorageError(f"block {height} missing below the tip {tip}")
         parent_state = state
-        state, _ = apply_block(state, decode_transactions(stored.block.payload))
+        state, _ = apply_block(
+            state,
+            decode_transactions(stored.block.payload),
+            timestamp_ms=stored.block.header.timestamp_ms,
+        )
         if state.root != stored.block.header.state_root:
             raise StorageError(f"stored block {height} does not replay to its state root")
         tip_block = stored.block

@@ -52,6 +52,12 @@ class ErrorCode(StrEnum):
     INVALID_PROOF_OF_POSSESSION = "invalid_proof_of_possession"
     VALIDATOR_SET_TOO_SMALL = "validator_set_too_small"
     SUPPLY_OVERFLOW = "supply_overflow"
+    UNKNOWN_HOLD = "unknown_hold"
+    HOLD_EXPIRED = "hold_expired"
+    INVALID_EXPIRY = "invalid_expiry"
+    QUOTE_EXPIRED = "quote_expired"
+    QUOTE_MISMATCH = "quote_mismatch"
+    EXCEEDS_HOLD = "exceeds_hold"
 
 
 DOOR_CODES: frozenset[ErrorCode] = frozenset(

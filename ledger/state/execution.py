@@ -7,18 +7,24 @@ changes nothing but the sender's nonce and its receipt (all-or-nothing, whatever
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ledger.state.errors import ErrorCode, InvalidTransaction, TransactionRejected
-from ledger.state.limits import MAX_AMOUNT
+from ledger.state.limits import HOLD_EXPIRY_BUCKET_MS, MAX_AMOUNT, MAX_HOLD_DURATION_MS
 from ledger.state.records import (
     Account,
     AnchorRecord,
     ChainMeta,
     ChangeKind,
+    ExpiryBucket,
+    ExpiryIndex,
+    Hold,
+    HoldStatus,
     Organization,
+    QuoteRecord,
     Receipt,
     ReceiptStatus,
     StateReader,
@@ -29,7 +35,7 @@ from ledger.state.records import (
     compute_receipts_root,
     keys,
 )
-from ledger.state.signing import compute_governance_root, verify_ed25519
+from ledger.state.signing import compute_governance_root, compute_quote_root, verify_ed25519
 from ledger.state.store import MerkleMap, Overlay, Record
 from ledger.state.transactions import (
     AccountOpen,
@@ -40,9 +46,14 @@ from ledger.state.transactions import (
     ConsentAction,
     DataSharing,
     GovernancePayload,
+    HoldCapture,
+    HoldPlace,
+    HoldVoid,
     Mint,
+    MultiTransfer,
     OrgKeyRotate,
     OrgRegister,
+    Payment,
     SharingAction,
     Transaction,
     Transfer,
@@ -63,7 +74,7 @@ class BlockContext(StateReader):
 
     def __init__(self, base: MerkleMap, pop_verify: PopVerifier) -> None:
         self._overlay = Overlay(base)
-        self._tx_writes: dict[bytes, Record] = {}
+        self._tx_writes: dict[bytes, Record | None] = {}
         self.pop_verify = pop_verify
 
     def _get(self, key: bytes) -> Record | None:
@@ -74,10 +85,16 @@ class BlockContext(StateReader):
     def put(self, key: bytes, value: Record) -> None:
         self._tx_writes[key] = value
 
+    def delete(self, key: bytes) -> None:
+        self._tx_writes[key] = None
+
     def keep(self) -> None:
         """Merge the current transaction's writes into the block."""
         for key, value in self._tx_writes.items():
-            self._overlay.put(key, value)
+            if value is None:
+                self._overlay.delete(key)
+            else:
+                self._overlay.put(key, value)
         self._tx_writes.clear()
 
     def discard(self) -> None:
@@ -149,10 +166,69 @@ def begin_epoch(ctx: BlockContext) -> None:
     ctx.keep()
 
 
-def begin_block(ctx: BlockContext) -> None:
+def begin_block(ctx: BlockContext, timestamp_ms: int) -> None:
+    """Height + 1 and the block's header timestamp, then release the holds due at it."""
     meta: ChainMeta = ctx.meta
-    ctx.put(keys.META, dataclasses.replace(meta, height=meta.height + 1))
+    ctx.put(keys.META, dataclasses.replace(meta, height=meta.height + 1, timestamp_ms=timestamp_ms))
     ctx.keep()
+    expire_holds(ctx)
+
+
+def _expiry_index(ctx: BlockContext) -> tuple[int, ...]:
+    record = ctx.expiry_index()
+    return () if record is None else record.buckets
+
+
+def _put_expiry_index(ctx: BlockContext, buckets: tuple[int, ...]) -> None:
+    if buckets:
+        ctx.put(keys.EXPIRY_INDEX, ExpiryIndex(buckets))
+    else:
+        ctx.delete(keys.EXPIRY_INDEX)
+
+
+def expire_holds(ctx: BlockContext) -> None:
+    """Release every active hold whose ``expires_at_ms`` is at or before the block's timestamp,
+    before the block's transactions (docs/ledger.md, "Payments"). Cost: the entries of the due
+    buckets, found through the expiry index, never a scan of all holds."""
+    now = ctx.meta.timestamp_ms
+    index = _expiry_index(ctx)
+    due = 0
+    while due < len(index) and index[due] <= now // HOLD_EXPIRY_BUCKET_MS:
+        number = index[due]
+        bucket_key = keys.expiry_bucket(number)
+        bucket = ctx.expiry_bucket(number)
+        entries = () if bucket is None else bucket.entries
+        # Entries are sorted by time: the due ones are a prefix.
+        cut = bisect.bisect_right(entries, (now, b"\xff" * 32))
+        for _, hold_id in entries[:cut]:
+            hold = ctx.hold(hold_id)
+            if hold is not None and hold.status is HoldStatus.ACTIVE:
+                _release(ctx, hold, HoldStatus.EXPIRED)
+        if cut < len(entries):
+            ctx.put(bucket_key, ExpiryBucket(entries[cut:]))
+            break  # a bucket with entries still ahead of ``now`` is the last due one
+        ctx.delete(bucket_key)
+        due += 1
+    if due:
+        _put_expiry_index(ctx, index[due:])
+    ctx.keep()
+
+
+def _release(ctx: BlockContext, hold: Hold, status: HoldStatus, captured: int = 0) -> None:
+    """Resolve an active hold: un-reserve its amount on the source and record the outcome."""
+    source = ctx.account(hold.from_account)
+    if source is None:  # unreachable: accounts are never deleted
+        raise LookupError(f"account {hold.from_account!r} of a hold vanished")
+    ctx.put(
+        keys.account(hold.from_account),
+        dataclasses.replace(
+            source, balance=source.balance - captured, held=source.held - hold.amount
+        ),
+    )
+    ctx.put(
+        keys.hold(hold.hold_id),
+        dataclasses.replace(hold, status=status, captured=captured, resolved_height=ctx.height),
+    )
 
 
 def end_block(ctx: BlockContext, receipts: Sequence[Receipt]) -> None:
@@ -295,29 +371,173 @@ def process_account_open(ctx: BlockContext, tx: Transaction, p: AccountOpen) -> 
     ctx.put(keys.account(p.account_id), Account(p.account_id, p.currency, p.owner, 0))
 
 
-def process_transfer(ctx: BlockContext, tx: Transaction, p: Transfer) -> None:
-    source, target = ctx.account(p.from_account), ctx.account(p.to_account)
+def _accounts(
+    ctx: BlockContext, from_account: str, to_account: str, currency: str, owner: str | None
+) -> tuple[Account, Account]:
+    """Both accounts of a movement: existing, the source owned by ``owner`` (unless None), both
+    of ``currency``."""
+    source, target = ctx.account(from_account), ctx.account(to_account)
     if source is None:
-        raise _reject(ErrorCode.UNKNOWN_ACCOUNT, f"no account {p.from_account!r}")
+        raise _reject(ErrorCode.UNKNOWN_ACCOUNT, f"no account {from_account!r}")
     if target is None:
-        raise _reject(ErrorCode.UNKNOWN_ACCOUNT, f"no account {p.to_account!r}")
-    if source.owner != tx.sender:
-        raise _reject(ErrorCode.UNAUTHORISED, f"{tx.sender!r} does not own {p.from_account!r}")
-    if source.currency != p.currency or target.currency != p.currency:
+        raise _reject(ErrorCode.UNKNOWN_ACCOUNT, f"no account {to_account!r}")
+    if owner is not None and source.owner != owner:
+        raise _reject(ErrorCode.UNAUTHORISED, f"{owner!r} does not own {from_account!r}")
+    if source.currency != currency or target.currency != currency:
         raise _reject(
             ErrorCode.CURRENCY_MISMATCH,
-            f"{p.currency} transfer between {source.currency} and {target.currency} accounts",
+            f"{currency} transfer between {source.currency} and {target.currency} accounts",
         )
-    if source.balance < p.amount:
+    return source, target
+
+
+def _require_available(account: Account, amount: int) -> None:
+    # Held funds are reserved for their holds: only the available part can leave the account.
+    if account.available < amount:
         raise _reject(
-            ErrorCode.INSUFFICIENT_FUNDS, f"balance {source.balance} is less than {p.amount}"
+            ErrorCode.INSUFFICIENT_FUNDS,
+            f"available {account.available} (balance {account.balance}, held {account.held}) "
+            f"is less than {amount}",
         )
+
+
+def _move(
+    ctx: BlockContext, from_account: str, to_account: str, currency: str, amount: int
+) -> None:
+    """Move ``amount`` of available funds (the caller has checked who may move them)."""
+    source, target = _accounts(ctx, from_account, to_account, currency, None)
+    _require_available(source, amount)
     ctx.put(
-        keys.account(p.from_account), dataclasses.replace(source, balance=source.balance - p.amount)
+        keys.account(from_account), dataclasses.replace(source, balance=source.balance - amount)
     )
+    ctx.put(keys.account(to_account), dataclasses.replace(target, balance=target.balance + amount))
+
+
+def process_transfer(ctx: BlockContext, tx: Transaction, p: Transfer) -> None:
+    _accounts(ctx, p.from_account, p.to_account, p.currency, tx.sender)
+    _move(ctx, p.from_account, p.to_account, p.currency, p.amount)
+
+
+def process_payment(ctx: BlockContext, tx: Transaction, p: Payment) -> None:
+    # The reference is committed with the transaction (its hash, the block's payload root); the
+    # state needs nothing more from it.
+    _accounts(ctx, p.from_account, p.to_account, p.currency, tx.sender)
+    _move(ctx, p.from_account, p.to_account, p.currency, p.amount)
+
+
+def process_hold_place(ctx: BlockContext, tx: Transaction, p: HoldPlace) -> None:
+    source, _ = _accounts(ctx, p.from_account, p.to_account, p.currency, tx.sender)
+    if ctx.hold(p.hold_id) is not None:
+        raise _reject(ErrorCode.DUPLICATE, f"hold {p.hold_id.hex()} already exists")
+    now = ctx.meta.timestamp_ms
+    if not now < p.expires_at_ms <= now + MAX_HOLD_DURATION_MS:
+        raise _reject(
+            ErrorCode.INVALID_EXPIRY,
+            f"expiry {p.expires_at_ms} is not within ({now}, {now + MAX_HOLD_DURATION_MS}]",
+        )
+    _require_available(source, p.amount)
+    ctx.put(keys.account(p.from_account), dataclasses.replace(source, held=source.held + p.amount))
     ctx.put(
-        keys.account(p.to_account), dataclasses.replace(target, balance=target.balance + p.amount)
+        keys.hold(p.hold_id),
+        Hold(
+            p.hold_id, tx.sender, p.from_account, p.to_account, p.currency, p.amount,
+            p.expires_at_ms, p.reference,
+        ),
+    )  # fmt: skip
+    number = p.expires_at_ms // HOLD_EXPIRY_BUCKET_MS
+    bucket_key = keys.expiry_bucket(number)
+    bucket = ctx.expiry_bucket(number)
+    entries = list(() if bucket is None else bucket.entries)
+    bisect.insort(entries, (p.expires_at_ms, p.hold_id))
+    ctx.put(bucket_key, ExpiryBucket(tuple(entries)))
+    index = _expiry_index(ctx)
+    if number not in index:
+        _put_expiry_index(ctx, tuple(sorted((*index, number))))
+
+
+def _active_hold(ctx: BlockContext, hold_id: bytes) -> Hold:
+    hold = ctx.hold(hold_id)
+    if hold is None:
+        raise _reject(ErrorCode.UNKNOWN_HOLD, f"no hold {hold_id.hex()}")
+    if hold.status is HoldStatus.EXPIRED:
+        raise _reject(ErrorCode.HOLD_EXPIRED, f"hold {hold_id.hex()} expired")
+    if hold.status is not HoldStatus.ACTIVE:
+        raise _reject(ErrorCode.NOT_ACTIVE, f"hold {hold_id.hex()} is {hold.status.name.lower()}")
+    return hold
+
+
+def process_hold_capture(ctx: BlockContext, tx: Transaction, p: HoldCapture) -> None:
+    hold = _active_hold(ctx, p.hold_id)
+    if hold.sender != tx.sender:
+        raise _reject(ErrorCode.UNAUTHORISED, f"only {hold.sender!r} can capture this hold")
+    if p.amount > hold.amount:
+        raise _reject(
+            ErrorCode.EXCEEDS_HOLD, f"capture {p.amount} exceeds the hold's {hold.amount}"
+        )
+    _release(ctx, hold, HoldStatus.CAPTURED, captured=p.amount)
+    target = ctx.account(hold.to_account)
+    if target is None:  # unreachable: accounts are never deleted
+        raise LookupError(f"account {hold.to_account!r} of a hold vanished")
+    ctx.put(
+        keys.account(hold.to_account),
+        dataclasses.replace(target, balance=target.balance + p.amount),
     )
+
+
+def process_hold_void(ctx: BlockContext, tx: Transaction, p: HoldVoid) -> None:
+    hold = _active_hold(ctx, p.hold_id)
+    target = ctx.account(hold.to_account)
+    # The payer may cancel its hold, and the payee may decline it; nobody else may touch it.
+    if tx.sender != hold.sender and (target is None or target.owner != tx.sender):
+        raise _reject(ErrorCode.UNAUTHORISED, f"{tx.sender!r} can neither cancel nor decline")
+    _release(ctx, hold, HoldStatus.VOIDED)
+
+
+def _require_quote(ctx: BlockContext, tx: Transaction, p: MultiTransfer) -> None:
+    """The quote is live, unused, signed by its provider and matches the legs."""
+    quote = p.quote
+    if ctx.meta.timestamp_ms > quote.expires_at_ms:
+        raise _reject(ErrorCode.QUOTE_EXPIRED, f"quote expired at {quote.expires_at_ms}")
+    if ctx.quote(quote.quote_id) is not None:
+        raise _reject(ErrorCode.DUPLICATE, f"quote {quote.quote_id.hex()} already used")
+    provider = ctx.organization(quote.provider)
+    if provider is None:
+        raise _reject(ErrorCode.UNKNOWN_ORGANIZATION, f"no organization {quote.provider!r}")
+    root = compute_quote_root(chain_id=tx.chain_id, quote=quote)
+    if not verify_ed25519(provider.public_key, quote.signature, root):
+        raise _reject(ErrorCode.UNAUTHORISED, f"quote not signed by {quote.provider!r}'s key")
+    paid = received = 0
+    for leg in p.legs:
+        source, target = _accounts(ctx, leg.from_account, leg.to_account, leg.currency, None)
+        if source.owner == tx.sender:
+            if target.owner == quote.provider and leg.currency == quote.pay_currency:
+                paid += leg.amount
+        elif source.owner == quote.provider:
+            if leg.currency != quote.receive_currency:
+                raise _reject(
+                    ErrorCode.QUOTE_MISMATCH, f"the quote pays {quote.receive_currency} only"
+                )
+            received += leg.amount
+        else:
+            raise _reject(
+                ErrorCode.UNAUTHORISED,
+                f"{leg.from_account!r} belongs to neither {tx.sender!r} nor the quote's provider",
+            )
+    if paid != quote.pay_amount or received != quote.receive_amount:
+        raise _reject(
+            ErrorCode.QUOTE_MISMATCH,
+            f"legs pay {paid} {quote.pay_currency} for {received} {quote.receive_currency}; "
+            f"the quote says {quote.pay_amount} for {quote.receive_amount}",
+        )
+
+
+def process_multi_transfer(ctx: BlockContext, tx: Transaction, p: MultiTransfer) -> None:
+    _require_quote(ctx, tx, p)
+    # Legs apply in order on the running balances; any failure rejects the transaction, and
+    # execute_transaction then discards every leg already applied (all or none).
+    for leg in p.legs:
+        _move(ctx, leg.from_account, leg.to_account, leg.currency, leg.amount)
+    ctx.put(keys.quote(p.quote.quote_id), QuoteRecord(p.quote.provider, ctx.height))
 
 
 def process_anchor(ctx: BlockContext, tx: Transaction, p: Anchor) -> None:
@@ -339,4 +559,9 @@ _HANDLERS: dict[TxType, Callable[[BlockContext, Transaction, Any], None]] = {
     TxType.ACCOUNT_OPEN: process_account_open,
     TxType.TRANSFER: process_transfer,
     TxType.ANCHOR: process_anchor,
+    TxType.PAYMENT: process_payment,
+    TxType.HOLD_PLACE: process_hold_place,
+    TxType.HOLD_CAPTURE: process_hold_capture,
+    TxType.HOLD_VOID: process_hold_void,
+    TxType.MULTI_TRANSFER: process_multi_transfer,
 }

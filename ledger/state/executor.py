@@ -1,9 +1,10 @@
 """The replica-facing hooks: execute blocks speculatively by parent state root, prune on commit.
 
 The consensus replica (``ledger.consensus.replica.Replica``) takes
-``execute: Callable[[bytes, Sequence[bytes]], bytes]`` (parent state root, encoded transactions ->
-state root; must not raise) and ``on_reconfigure: Callable[[Block], ValidatorSet | None]``. Wire
-them as ``execute=executor.execute_root`` and, in the node, an ``on_reconfigure`` that calls
+``execute: Callable[[bytes, Sequence[bytes], int], bytes]`` (parent state root, encoded
+transactions, the block header's ``timestamp_ms`` -> state root; must not raise) and
+``on_reconfigure: Callable[[Block], ValidatorSet | None]``. Wire them as
+``execute=executor.execute_root`` and, in the node, an ``on_reconfigure`` that calls
 ``executor.reconfiguration(block.header.state_root)`` and builds the consensus ``ValidatorSet`` of
 epoch + 1 from the returned validators. States are kept by root: equal roots are equal states.
 """
@@ -68,32 +69,41 @@ class Executor:
         self.state(root)
         return self._receipts[root]
 
-    def execute(self, parent_state_root: bytes, txs: Sequence[Transaction]) -> ExecutionResult:
-        """Apply ``txs`` on the parent state; raises ``InvalidBlock`` or ``LookupError``."""
-        key = _block_key(parent_state_root, [tx.tx_hash for tx in txs])
+    def execute(
+        self, parent_state_root: bytes, txs: Sequence[Transaction], timestamp_ms: int
+    ) -> ExecutionResult:
+        """Apply ``txs`` on the parent state at the block's header timestamp; raises
+        ``InvalidBlock`` or ``LookupError``."""
+        key = _block_key(parent_state_root, [tx.tx_hash for tx in txs], timestamp_ms)
         known = self._executed.get(key)
         if known is not None and known in self._states:
             return ExecutionResult(known, self._receipts[known], self._states[known])
-        state, receipts = apply_block(self.state(parent_state_root), txs)
+        state, receipts = apply_block(self.state(parent_state_root), txs, timestamp_ms=timestamp_ms)
         self._remember(key, state, receipts)
         return ExecutionResult(state.root, receipts, state)
 
-    def execute_root(self, parent_state_root: bytes, payload: Sequence[bytes]) -> bytes:
+    def execute_root(
+        self, parent_state_root: bytes, payload: Sequence[bytes], timestamp_ms: int
+    ) -> bytes:
         """The replica's ``execute`` hook: never raises; ``INVALID_STATE_ROOT`` when the block
-        is undecodable, carries a transaction invalid at the door, or has an unknown parent."""
+        is undecodable, carries a transaction invalid at the door, has a timestamp not after its
+        parent's, or has an unknown parent."""
         try:
             hashes = [hashlib.sha256(data).digest() for data in payload]
-            known = self.known_root(parent_state_root, hashes)
+            known = self.known_root(parent_state_root, hashes, timestamp_ms)
             if known is not None:
                 return known
-            return self.execute(parent_state_root, decode_transactions(payload)).state_root
+            txs = decode_transactions(payload)
+            return self.execute(parent_state_root, txs, timestamp_ms).state_root
         except (InvalidBlock, LookupError):
             return INVALID_STATE_ROOT
 
-    def known_root(self, parent_state_root: bytes, tx_hashes: Sequence[bytes]) -> bytes | None:
+    def known_root(
+        self, parent_state_root: bytes, tx_hashes: Sequence[bytes], timestamp_ms: int
+    ) -> bytes | None:
         """The state root of a block this executor already executed (by its transactions'
-        hashes) and still holds, else None: a caller can skip decoding the payload."""
-        known = self._executed.get(_block_key(parent_state_root, tx_hashes))
+        hashes and timestamp) and still holds, else None: a caller can skip decoding."""
+        known = self._executed.get(_block_key(parent_state_root, tx_hashes, timestamp_ms))
         return known if known is not None and known in self._states else None
 
     def propose(
@@ -101,6 +111,7 @@ class Executor:
         parent_state_root: bytes,
         candidates: Sequence[Transaction],
         *,
+        timestamp_ms: int,
         max_block_bytes: int = MAX_BLOCK_BYTES,
         max_transactions: int | None = None,
     ) -> BlockProposal:
@@ -109,21 +120,27 @@ class Executor:
         proposal = propose_block(
             self.state(parent_state_root),
             candidates,
+            timestamp_ms=timestamp_ms,
             max_block_bytes=max_block_bytes,
             max_transactions=max_transactions,
         )
-        key = _block_key(parent_state_root, [tx.tx_hash for tx in proposal.transactions])
+        hashes = [tx.tx_hash for tx in proposal.transactions]
+        key = _block_key(parent_state_root, hashes, timestamp_ms)
         self._remember(key, proposal.state, proposal.receipts)
         return proposal
 
     def execute_certified(
-        self, parent_state_root: bytes, payload: Sequence[bytes], state_root: bytes
+        self,
+        parent_state_root: bytes,
+        payload: Sequence[bytes],
+        state_root: bytes,
+        timestamp_ms: int,
     ) -> ExecutionResult:
         """Replay a block that arrived with a certificate (catch-up, sync): its transactions must
         reproduce the header's ``state_root``, else ``StateDivergence`` (this validator and the
         quorum disagree: stop and investigate, never vote on). Call it before ``reconfiguration``
         for blocks the replica committed without executing them."""
-        result = self.execute(parent_state_root, decode_transactions(payload))
+        result = self.execute(parent_state_root, decode_transactions(payload), timestamp_ms)
         if result.state_root != state_root:
             raise StateDivergence(
                 f"replay gives {result.state_root.hex()}, the certified header says "
@@ -158,10 +175,13 @@ class Executor:
         self._receipts[state.root] = receipts
 
 
-def _block_key(parent_state_root: bytes, tx_hashes: Sequence[bytes]) -> bytes:
-    """Digest of (parent state root, the block's transaction hashes): a transaction's hash is
-    SHA-256 of its encoding, so decoded transactions give their precomputed ``tx_hash``."""
+def _block_key(parent_state_root: bytes, tx_hashes: Sequence[bytes], timestamp_ms: int) -> bytes:
+    """Digest of (parent state root, timestamp, the block's transaction hashes): a transaction's
+    hash is SHA-256 of its encoding, so decoded transactions give their precomputed ``tx_hash``.
+    The timestamp is part of the key because the same transactions at another time may expire
+    other holds or refuse a quote."""
     digest = hashlib.sha256(parent_state_root)
+    digest.update(b"%d;" % timestamp_ms)  # any int (a bad one fails in apply_block, not here)
     for tx_hash in tx_hashes:
         digest.update(tx_hash)
     return digest.digest()

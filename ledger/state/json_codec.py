@@ -10,7 +10,7 @@ from typing import Any
 
 from ledger.state.errors import malformed
 from ledger.state.limits import SLUG_PATTERN, check_id
-from ledger.state.records import Receipt
+from ledger.state.records import Account, Hold, Receipt
 from ledger.state.transactions import (
     PAYLOAD_CLASSES,
     SIGNATURE_SIZE,
@@ -21,6 +21,8 @@ from ledger.state.transactions import (
 )
 
 __all__ = [
+    "account_to_json",
+    "hold_to_json",
     "payload_from_json",
     "payload_to_json",
     "receipt_to_json",
@@ -98,4 +100,33 @@ def receipt_to_json(receipt: Receipt) -> dict[str, Any]:
         "reason": receipt.reason,
         "height": receipt.height,
         "index": receipt.index,
+    }
+
+
+def account_to_json(account: Account) -> dict[str, Any]:
+    """``balance`` is the posted amount (as before holds existed); ``held`` the sum of the
+    account's active holds and ``available`` what it can spend (``balance - held``)."""
+    return {
+        "account_id": account.account_id,
+        "currency": account.currency,
+        "owner": account.owner,
+        "balance": account.balance,
+        "held": account.held,
+        "available": account.available,
+    }
+
+
+def hold_to_json(hold: Hold) -> dict[str, Any]:
+    return {
+        "hold_id": hold.hold_id.hex(),
+        "sender": hold.sender,
+        "from_account": hold.from_account,
+        "to_account": hold.to_account,
+        "currency": hold.currency,
+        "amount": hold.amount,
+        "expires_at_ms": hold.expires_at_ms,
+        "reference": hold.reference.hex(),
+        "status": hold.status.name.lower(),
+        "captured": hold.captured,
+        "resolved_height": hold.resolved_height,
     }

@@ -13,13 +13,20 @@ from ledger.state.errors import malformed
 __all__ = [
     "ACCOUNT_ID_PATTERN",
     "CURRENCY_PATTERN",
+    "HOLD_EXPIRY_BUCKET_MS",
     "MAX_AMOUNT",
+    "MAX_HOLD_DURATION_MS",
     "SLUG_PATTERN",
     "check_id",
 ]
 
 # Amounts and balances stay within a signed 64-bit integer so every database can mirror them.
 MAX_AMOUNT = 2**63 - 1
+
+# A hold expires at most this long after the block that places it: bounds the expiry index.
+MAX_HOLD_DURATION_MS = 90 * 24 * 3600 * 1000
+# Width of one expiry bucket (holds expiring in the same hour share one state record).
+HOLD_EXPIRY_BUCKET_MS = 3600 * 1000
 
 # Organization ids and chain ids: Django-slug-shaped, lowercase ASCII only (no Unicode folding).
 SLUG_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

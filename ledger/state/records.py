@@ -21,7 +21,12 @@ __all__ = [
     "AnchorRecord",
     "ChainMeta",
     "ChangeKind",
+    "ExpiryBucket",
+    "ExpiryIndex",
+    "Hold",
+    "HoldStatus",
     "Organization",
+    "QuoteRecord",
     "Receipt",
     "ReceiptStatus",
     "StateReader",
@@ -41,16 +46,19 @@ _T = TypeVar("_T")
 @dataclass(frozen=True)
 class ChainMeta:
     """Chain identity and progress: ``height`` counts applied blocks, ``epoch`` validator eras,
-    ``receipts_root`` commits to the receipts of the block that produced this state."""
+    ``receipts_root`` commits to the receipts of the block that produced this state and
+    ``timestamp_ms`` is that block's header timestamp (0 at genesis): the clock holds expire by
+    and quotes are checked against."""
 
     chain_id: str
     height: int
     epoch: int
     receipts_root: bytes = bytes(32)
+    timestamp_ms: int = 0
 
     def encode(self) -> bytes:
         w = Writer().u8(1).text(self.chain_id).u64(self.height).u64(self.epoch)
-        return w.fixed(self.receipts_root, 32).getvalue()
+        return w.fixed(self.receipts_root, 32).u64(self.timestamp_ms).getvalue()
 
 
 @dataclass(frozen=True)
@@ -134,16 +142,24 @@ class StatusRecord:
 
 @dataclass(frozen=True)
 class Account:
-    """An account holding integer minor units of one currency, owned by one organization."""
+    """An account holding integer minor units of one currency, owned by one organization.
+
+    ``balance`` is the posted amount; ``held`` the sum of its active holds (reserved, not yet
+    moved), so what it can spend is ``available = balance - held`` (never negative)."""
 
     account_id: str
     currency: str
     owner: str
     balance: int
+    held: int = 0
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
 
     def encode(self) -> bytes:
         w = Writer().u8(5).text(self.account_id).text(self.currency).text(self.owner)
-        return w.u64(self.balance).getvalue()
+        return w.u64(self.balance).u64(self.held).getvalue()
 
 
 @dataclass(frozen=True)
@@ -166,6 +182,83 @@ class AnchorRecord:
 
     def encode(self) -> bytes:
         return Writer().u8(7).text(self.org_id).u64(self.height).getvalue()
+
+
+class HoldStatus(IntEnum):
+    """A hold's life: active until it resolves exactly once (captured, voided or expired)."""
+
+    ACTIVE = 1
+    CAPTURED = 2
+    VOIDED = 3
+    EXPIRED = 4
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Funds reserved on ``from_account`` for ``to_account`` (two-phase transfer). ``sender``
+    placed it; ``captured`` is the amount moved on capture (0 otherwise); ``resolved_height`` the
+    height of the block that resolved it (0 while active). Resolved holds stay in the state, so
+    a hold id is never reused and each hold's outcome can be read and proved."""
+
+    hold_id: bytes
+    sender: str
+    from_account: str
+    to_account: str
+    currency: str
+    amount: int
+    expires_at_ms: int
+    reference: bytes
+    status: HoldStatus = HoldStatus.ACTIVE
+    captured: int = 0
+    resolved_height: int = 0
+
+    def encode(self) -> bytes:
+        w = Writer().u8(9).fixed(self.hold_id, 32).text(self.sender).text(self.from_account)
+        w.text(self.to_account).text(self.currency).u64(self.amount).u64(self.expires_at_ms)
+        w.fixed(self.reference, 32).u8(int(self.status)).u64(self.captured)
+        return w.u64(self.resolved_height).getvalue()
+
+
+@dataclass(frozen=True)
+class ExpiryBucket:
+    """The holds that expire within one ``HOLD_EXPIRY_BUCKET_MS`` window, as sorted
+    ``(expires_at_ms, hold_id)`` pairs. Entries of holds resolved earlier are skipped (not removed)
+    when the bucket falls due, so capture and void never rewrite it."""
+
+    entries: tuple[tuple[int, bytes], ...]
+
+    def encode(self) -> bytes:
+        w = Writer().u8(10).u32(len(self.entries))
+        for expires_at_ms, hold_id in self.entries:
+            w.u64(expires_at_ms).fixed(hold_id, 32)
+        return w.getvalue()
+
+
+@dataclass(frozen=True)
+class ExpiryIndex:
+    """The numbers of the non-empty expiry buckets, ascending: a block reads it to find the buckets
+    due at its timestamp without scanning the holds (its size is bounded by the longest hold
+    duration over the bucket width)."""
+
+    buckets: tuple[int, ...]
+
+    def encode(self) -> bytes:
+        w = Writer().u8(11).u32(len(self.buckets))
+        for bucket in self.buckets:
+            w.u64(bucket)
+        return w.getvalue()
+
+
+@dataclass(frozen=True)
+class QuoteRecord:
+    """A foreign-exchange quote consumed by a ``multi_transfer``: who issued it and when it was
+    used. Its presence makes every later use of the same quote id a duplicate."""
+
+    provider: str
+    height: int
+
+    def encode(self) -> bytes:
+        return Writer().u8(12).text(self.provider).u64(self.height).getvalue()
 
 
 class ReceiptStatus(StrEnum):
@@ -235,6 +328,20 @@ class keys:  # lowercase: a namespace of key builders, read as ``keys.account(..
     @staticmethod
     def anchor(commitment: bytes) -> bytes:
         return b"n" + commitment
+
+    EXPIRY_INDEX = b"x"
+
+    @staticmethod
+    def hold(hold_id: bytes) -> bytes:
+        return b"h" + hold_id
+
+    @staticmethod
+    def expiry_bucket(bucket: int) -> bytes:
+        return b"e" + Writer().u64(bucket).getvalue()
+
+    @staticmethod
+    def quote(quote_id: bytes) -> bytes:
+        return b"q" + quote_id
 
 
 class StateReader:
@@ -314,6 +421,23 @@ class StateReader:
 
     def anchor(self, commitment: bytes) -> AnchorRecord | None:
         return self._typed(keys.anchor(commitment), AnchorRecord)
+
+    def hold(self, hold_id: bytes) -> Hold | None:
+        return self._typed(keys.hold(hold_id), Hold)
+
+    def expiry_index(self) -> ExpiryIndex | None:
+        return self._typed(keys.EXPIRY_INDEX, ExpiryIndex)
+
+    def expiry_bucket(self, number: int) -> ExpiryBucket | None:
+        return self._typed(keys.expiry_bucket(number), ExpiryBucket)
+
+    def quote(self, quote_id: bytes) -> QuoteRecord | None:
+        return self._typed(keys.quote(quote_id), QuoteRecord)
+
+    @property
+    def timestamp_ms(self) -> int:
+        """The header timestamp of the block that produced this state (0 at genesis)."""
+        return self.meta.timestamp_ms
 
     @property
     def receipts_root(self) -> bytes:

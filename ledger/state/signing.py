@@ -23,19 +23,25 @@ from ledger.state.transactions import (
     Approval,
     GovernancePayload,
     Payload,
+    Quote,
     Transaction,
 )
 from ledger.state.transactions.envelope import check_envelope, encode_body
 
 __all__ = [
+    "QUOTE_DOMAIN",
     "compute_governance_root",
+    "compute_quote_root",
     "sign_approval",
+    "sign_quote",
     "sign_transaction",
     "verify_ed25519",
     "with_approvals",
 ]
 
 _G = TypeVar("_G", bound=GovernancePayload)
+
+QUOTE_DOMAIN = b"alliance-ledger/quote/v1\x00"
 
 
 def verify_ed25519(public_key: bytes, signature: bytes, message: bytes) -> bool:
@@ -98,3 +104,17 @@ def sign_approval(
 def with_approvals(payload: _G, approvals: list[Approval]) -> _G:
     """Return ``payload`` carrying ``approvals`` in their canonical (sorted) order."""
     return dataclasses.replace(payload, approvals=tuple(sorted(approvals, key=lambda a: a.org_id)))
+
+
+def compute_quote_root(*, chain_id: str, quote: Quote) -> bytes:
+    """What a quote's provider signs: the chain id, quote id, provider, both currencies and
+    amounts and the expiry, under their own domain (a quote signature can never pass for a
+    transaction or a governance approval, nor be used on another chain)."""
+    prefix = Writer().text(chain_id).getvalue()
+    return hashlib.sha256(QUOTE_DOMAIN + prefix + quote.terms()).digest()
+
+
+def sign_quote(*, private_key: Ed25519PrivateKey, chain_id: str, quote: Quote) -> Quote:
+    """Return ``quote`` signed by its provider organization's key."""
+    root = compute_quote_root(chain_id=chain_id, quote=quote)
+    return dataclasses.replace(quote, signature=private_key.sign(root))

@@ -20,7 +20,12 @@ from ledger.state.records import (
     AnchorRecord,
     ChainMeta,
     ChangeKind,
+    ExpiryBucket,
+    ExpiryIndex,
+    Hold,
+    HoldStatus,
     Organization,
+    QuoteRecord,
     StatusRecord,
     Supply,
     Validator,
@@ -77,7 +82,7 @@ def decode_snapshot(data: bytes, *, expected_root: bytes, pop_verify: PopVerifie
 
 
 def _meta(r: Reader) -> ChainMeta:
-    return ChainMeta(r.text(SLUG_PATTERN, "chain_id"), r.u64(), r.u64(), r.fixed(32))
+    return ChainMeta(r.text(SLUG_PATTERN, "chain_id"), r.u64(), r.u64(), r.fixed(32), r.u64())
 
 
 def _organization(r: Reader) -> Organization:
@@ -112,7 +117,33 @@ def _account(r: Reader) -> Account:
         r.text(CURRENCY_PATTERN, "currency"),
         r.text(SLUG_PATTERN, "owner"),
         r.u64(),
+        r.u64(),
     )
+
+
+def _hold(r: Reader) -> Hold:
+    hold_id, sender = r.fixed(32), r.text(SLUG_PATTERN, "sender")
+    from_account, to_account = (r.text(ACCOUNT_ID_PATTERN, "account_id") for _ in range(2))
+    currency, amount, expires_at_ms = r.text(CURRENCY_PATTERN, "currency"), r.u64(), r.u64()
+    reference, raw_status = r.fixed(32), r.u8()
+    if raw_status not in {status.value for status in HoldStatus}:
+        raise malformed(f"unknown hold status {raw_status}")
+    return Hold(
+        hold_id, sender, from_account, to_account, currency, amount, expires_at_ms, reference,
+        HoldStatus(raw_status), r.u64(), r.u64(),
+    )  # fmt: skip
+
+
+def _expiry_bucket(r: Reader) -> ExpiryBucket:
+    return ExpiryBucket(tuple((r.u64(), r.fixed(32)) for _ in range(r.count())))
+
+
+def _expiry_index(r: Reader) -> ExpiryIndex:
+    return ExpiryIndex(tuple(r.u64() for _ in range(r.count())))
+
+
+def _quote(r: Reader) -> QuoteRecord:
+    return QuoteRecord(r.text(SLUG_PATTERN, "provider"), r.u64())
 
 
 def _supply(r: Reader) -> Supply:
@@ -132,6 +163,10 @@ _DECODERS: dict[int, Callable[[Reader], Record]] = {
     5: _account,
     6: _supply,
     7: _anchor,
+    9: _hold,
+    10: _expiry_bucket,
+    11: _expiry_index,
+    12: _quote,
 }
 
 

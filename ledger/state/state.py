@@ -1,7 +1,8 @@
 """The replicated state: immutable snapshots, genesis, admission, block application, state root.
 
-``apply_block(state, txs)`` is a pure function of its arguments: every honest validator that applies
-the same transactions to the same parent gets the same ``state_root``. A block carrying a
+``apply_block(state, txs, timestamp_ms=...)`` is a pure function of its arguments: every honest
+validator that applies the same transactions to the same parent at the same block timestamp (the
+header's ``timestamp_ms``) gets the same ``state_root``. A block carrying a
 transaction that fails the door checks raises ``InvalidBlock`` and must not be voted for.
 """
 
@@ -32,6 +33,7 @@ from ledger.state.limits import (
 from ledger.state.records import (
     Account,
     ChainMeta,
+    Hold,
     Organization,
     Receipt,
     StateReader,
@@ -93,6 +95,10 @@ class State(StateReader):
     def accounts(self) -> Iterator[Account]:
         """Every account, by id (O(state size): for tools and tests)."""
         return iter_records(self._store.items(b"a"), Account)
+
+    def holds(self) -> Iterator[Hold]:
+        """Every hold, active or resolved, by id (O(state size): for tools and tests)."""
+        return iter_records(self._store.items(b"h"), Hold)
 
     def __repr__(self) -> str:
         return f"State(chain={self.chain_id!r}, height={self.height}, root={self.root.hex()[:16]})"
@@ -290,15 +296,18 @@ def decode_transactions(encoded: Sequence[bytes]) -> list[Transaction]:
     return txs
 
 
-def apply_block(state: State, txs: Sequence[Transaction]) -> tuple[State, tuple[Receipt, ...]]:
-    """Apply one block: height + 1; if the parent recorded validator-set changes, apply them and
-    begin the next epoch (see ``_open_block``); then each transaction in order. Raises
+def apply_block(
+    state: State, txs: Sequence[Transaction], *, timestamp_ms: int
+) -> tuple[State, tuple[Receipt, ...]]:
+    """Apply one block with header timestamp ``timestamp_ms``: height + 1, the timestamp recorded,
+    holds due at it released; if the parent recorded validator-set changes, apply them and begin
+    the next epoch (see ``_open_block``); then each transaction in order. Raises
     ``InvalidBlock``; ``state`` is never modified. Call it once per block of the chain, including
     blocks without transactions."""
     size = sum(len(tx.encoding) for tx in txs)
     if size > MAX_BLOCK_BYTES:
         raise InvalidBlock(-1, f"{size} bytes of transactions exceeds {MAX_BLOCK_BYTES}")
-    ctx = _open_block(state)
+    ctx = _open_block(state, timestamp_ms)
     receipts = []
     for index, tx in enumerate(txs):
         try:
@@ -326,14 +335,17 @@ def propose_block(
     state: State,
     candidates: Sequence[Transaction],
     *,
+    timestamp_ms: int,
     max_block_bytes: int = MAX_BLOCK_BYTES,
     max_transactions: int | None = None,
 ) -> BlockProposal:
     """Fill a block from mempool candidates (in the given order), skipping those that fail the
-    door checks at their position, so ``apply_block(state, proposal.transactions)`` reproduces
-    ``proposal.state`` exactly. ``excluded`` includes future nonces (``bad_nonce`` with a nonce
-    above ``state.next_nonce(sender)``): a mempool keeps those and drops the rest."""
-    ctx = _open_block(state)
+    door checks at their position, so ``apply_block(state, proposal.transactions, timestamp_ms=
+    timestamp_ms)`` reproduces ``proposal.state`` exactly (door checks do not depend on the
+    timestamp, so the chosen transactions do not either). ``excluded`` includes future nonces
+    (``bad_nonce`` with a nonce above ``state.next_nonce(sender)``): a mempool keeps those and
+    drops the rest."""
+    ctx = _open_block(state, timestamp_ms)
     chosen: list[Transaction] = []
     receipts: list[Receipt] = []
     excluded: list[tuple[Transaction, InvalidTransaction]] = []
@@ -364,14 +376,18 @@ def propose_block(
     )
 
 
-def _open_block(state: State) -> BlockContext:
-    """Start a block on ``state``. Epoch rule (docs/ledger.md "Epochs"): the consensus layer ends
-    an epoch at the committed block whose state holds pending validator-set changes, and the next
-    epoch's first block is that block's child; so a block whose parent state has pending changes
-    begins the new epoch, and the state's epoch and validator set always match the consensus
-    layer's. (Uncommitted old-epoch children of such a block are abandoned by the replica.)"""
+def _open_block(state: State, timestamp_ms: int) -> BlockContext:
+    """Start a block on ``state`` at ``timestamp_ms`` (which must be after the parent's: the
+    consensus layer guarantees it for every block it certifies). Epoch rule (docs/ledger.md
+    "Epochs"): the consensus layer ends an epoch at the committed block whose state holds pending
+    validator-set changes, and the next epoch's first block is that block's child; so a block
+    whose parent state has pending changes begins the new epoch, and the state's epoch and
+    validator set always match the consensus layer's. (Uncommitted old-epoch children of such a
+    block are abandoned by the replica.)"""
+    if type(timestamp_ms) is not int or not state.timestamp_ms < timestamp_ms < 1 << 64:
+        raise InvalidBlock(-1, f"timestamp {timestamp_ms!r} is not after {state.timestamp_ms}")
     ctx = BlockContext(state.store, state.pop_verify)
-    begin_block(ctx)
+    begin_block(ctx, timestamp_ms)
     if ctx.pending_validator_changes:
         begin_epoch(ctx)
     return ctx

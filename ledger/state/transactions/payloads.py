@@ -19,11 +19,18 @@ from ledger.state.transactions.fields import (
     COMMITMENT,
     CURRENCY,
     ED25519_KEY,
+    HOLD_ID,
+    LEGS,
+    QUOTE,
+    REFERENCE,
     SIGNATURE_SIZE,
     SLUG,
+    TIMESTAMP,
     BytesField,
     EnumField,
     FieldKind,
+    Leg,
+    Quote,
 )
 
 __all__ = [
@@ -39,11 +46,16 @@ __all__ = [
     "ConsentAction",
     "DataSharing",
     "GovernancePayload",
+    "HoldCapture",
+    "HoldPlace",
+    "HoldVoid",
     "Mint",
+    "MultiTransfer",
     "OrgKeyRotate",
     "OrgRegister",
     "Payload",
     "PayloadBase",
+    "Payment",
     "SharingAction",
     "Transfer",
     "TxType",
@@ -69,6 +81,11 @@ class TxType(IntEnum):
     TRANSFER = 9
     MINT = 10
     ANCHOR = 11
+    PAYMENT = 12
+    HOLD_PLACE = 13
+    HOLD_CAPTURE = 14
+    HOLD_VOID = 15
+    MULTI_TRANSFER = 16
 
 
 class BiometricAction(IntEnum):
@@ -305,6 +322,89 @@ class Anchor(PayloadBase):
     commitment: bytes
 
 
+@dataclass(frozen=True)
+class Payment(PayloadBase):
+    """A transfer carrying a 32-byte ``reference`` (an opaque keyed hash chosen by the payer)."""
+
+    TYPE = TxType.PAYMENT
+    FIELDS = (
+        ("from_account", ACCOUNT),
+        ("to_account", ACCOUNT),
+        ("currency", CURRENCY),
+        ("amount", AMOUNT),
+        ("reference", REFERENCE),
+    )
+    from_account: str
+    to_account: str
+    currency: str
+    amount: int
+    reference: bytes
+
+    def _check_extra(self) -> None:
+        if self.from_account == self.to_account:
+            raise malformed("a payment needs two different accounts")
+
+
+@dataclass(frozen=True)
+class HoldPlace(PayloadBase):
+    """Reserve ``amount`` on ``from_account`` for ``to_account`` until ``expires_at_ms`` (the
+    first phase of a two-phase transfer); ``hold_capture`` or ``hold_void`` resolves it."""
+
+    TYPE = TxType.HOLD_PLACE
+    FIELDS = (
+        ("hold_id", HOLD_ID),
+        ("from_account", ACCOUNT),
+        ("to_account", ACCOUNT),
+        ("currency", CURRENCY),
+        ("amount", AMOUNT),
+        ("expires_at_ms", TIMESTAMP),
+        ("reference", REFERENCE),
+    )
+    hold_id: bytes
+    from_account: str
+    to_account: str
+    currency: str
+    amount: int
+    expires_at_ms: int
+    reference: bytes
+
+    def _check_extra(self) -> None:
+        if self.from_account == self.to_account:
+            raise malformed("a hold needs two different accounts")
+
+
+@dataclass(frozen=True)
+class HoldCapture(PayloadBase):
+    """Move ``amount`` (1..the held amount) of an active hold to its destination and release the
+    rest; only the organization that placed the hold may capture it."""
+
+    TYPE = TxType.HOLD_CAPTURE
+    FIELDS = (("hold_id", HOLD_ID), ("amount", AMOUNT))
+    hold_id: bytes
+    amount: int
+
+
+@dataclass(frozen=True)
+class HoldVoid(PayloadBase):
+    """Release an active hold without moving anything (its placer or the destination's owner)."""
+
+    TYPE = TxType.HOLD_VOID
+    FIELDS = (("hold_id", HOLD_ID),)
+    hold_id: bytes
+
+
+@dataclass(frozen=True)
+class MultiTransfer(PayloadBase):
+    """2..8 legs applied atomically (all or none), e.g. a cross-currency payment through a
+    liquidity provider; legs from the provider's accounts are authorised by its signed quote."""
+
+    TYPE = TxType.MULTI_TRANSFER
+    FIELDS = (("legs", LEGS), ("reference", REFERENCE), ("quote", QUOTE))
+    legs: tuple[Leg, ...]
+    reference: bytes
+    quote: Quote
+
+
 Payload = (
     OrgRegister
     | OrgKeyRotate
@@ -317,6 +417,11 @@ Payload = (
     | AccountOpen
     | Transfer
     | Anchor
+    | Payment
+    | HoldPlace
+    | HoldCapture
+    | HoldVoid
+    | MultiTransfer
 )
 GovernancePayload = OrgRegister | OrgKeyRotate | ValidatorAdd | ValidatorRemove | Mint
 
@@ -334,5 +439,10 @@ PAYLOAD_CLASSES: dict[TxType, type[Payload]] = {
         AccountOpen,
         Transfer,
         Anchor,
+        Payment,
+        HoldPlace,
+        HoldCapture,
+        HoldVoid,
+        MultiTransfer,
     )
 }

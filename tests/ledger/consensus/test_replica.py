@@ -268,7 +268,7 @@ def test_a_leader_whose_executor_has_no_state_for_the_parent_proposes_nothing() 
     leader = Replica(
         chain_id=CHAIN_ID, index=1, secret_key=secret_key(1), validator_set=vset,
         genesis=make_genesis(CHAIN_ID, vset), crypto=blst(), payload_source=payload_counter(1),
-        execute=lambda parent_root, txs: b"",
+        execute=lambda parent_root, txs, timestamp_ms: b"",
     )  # fmt: skip
     # when it starts
     effects = leader.start(0)

@@ -191,7 +191,7 @@ def test_a_byzantine_transport_spoils_each_vote_it_sends_and_passes_other_frames
         ByzantineBehaviour.BAD_SIGNATURE,
         secret_key=bls_key(0),
         crypto=BLS,
-        execute=lambda root, txs: root,
+        execute=lambda root, txs, timestamp_ms: root,
         get_block=lambda h: None,
     )
     transport = ByzantineTransport(inner, byzantine)  # type: ignore[arg-type]
@@ -372,7 +372,7 @@ def test_a_committed_nonce_retires_every_transaction_that_carried_it(spec: Chain
     # then the first to arrive is the candidate for nonce 1
     assert pool.candidates(10, state.next_nonce) == [first, second]
     # when the block carrying the first one is committed
-    committed, _ = apply_block(state, [first])
+    committed, _ = apply_block(state, [first], timestamp_ms=1)
     pool.remove_committed(committed, [first.tx_hash])
     # then the rival is gone with a reason, and nonce 2 waits
     assert len(pool) == 1 and second.tx_hash in pool and rival.tx_hash not in pool

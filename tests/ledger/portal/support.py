@@ -138,7 +138,9 @@ class LedgerHarness:
     def _payload(self, max_bytes: int) -> list[bytes]:
         # The in-order driver always extends the last proposal, so the candidates are filtered
         # against the state that proposal produced (what a node's mempool does with the parent).
-        proposal = propose_block(self.tip_state, self.mempool)
+        proposal = propose_block(
+            self.tip_state, self.mempool, timestamp_ms=self.tip_state.timestamp_ms + 1
+        )
         future = []
         for tx, error in proposal.excluded:
             if error.code.value == "bad_nonce" and tx.nonce > self.tip_state.next_nonce(tx.sender):

@@ -34,6 +34,9 @@ from tests.ledger.state.world import (
     signing_key,
 )
 
+# A block timestamp after genesis (whose state has timestamp 0).
+T = 1_000
+
 
 def anchor(i: int) -> Anchor:
     return Anchor(hashlib.sha256(i.to_bytes(4, "big")).digest())
@@ -62,7 +65,7 @@ def test_a_transaction_invalid_at_the_door_is_refused_by_the_mempool_and_invalid
         validate_tx(world.state, bad)
     assert admission.value.code is code
     with pytest.raises(InvalidBlock) as block:
-        apply_block(world.state, [good, bad])
+        apply_block(world.state, [good, bad], timestamp_ms=T)
     assert block.value.index == 1
     assert block.value.cause is not None and block.value.cause.code is code
     # the parent state is untouched (all-or-nothing)
@@ -84,8 +87,8 @@ def test_nonces_are_strictly_sequential_inside_one_block() -> None:
     first, second = world.tx("org-a", anchor(1)), world.tx("org-a", anchor(2))
 
     with pytest.raises(InvalidBlock):
-        apply_block(world.state, [second, first])
-    state, receipts = apply_block(world.state, [first, second])
+        apply_block(world.state, [second, first], timestamp_ms=T)
+    state, receipts = apply_block(world.state, [first, second], timestamp_ms=T)
 
     assert [r.status for r in receipts] == [ReceiptStatus.COMMITTED] * 2
     assert state.next_nonce("org-a") == 3
@@ -107,7 +110,7 @@ def test_a_block_over_the_byte_limit_is_invalid() -> None:
     tx = world.tx("org-a", anchor(1))
 
     with pytest.raises(InvalidBlock) as err:
-        apply_block(world.state, [tx] * (MAX_BLOCK_BYTES // len(tx.encoding) + 1))
+        apply_block(world.state, [tx] * (MAX_BLOCK_BYTES // len(tx.encoding) + 1), timestamp_ms=T)
 
     assert err.value.index == -1
 
@@ -142,7 +145,7 @@ def test_a_proposal_skips_door_failures_and_replays_to_the_same_root() -> None:
     t3 = world.tx("org-m", anchor(5))
 
     # when
-    proposal = propose_block(world.state, [t1, t1, t2, gap, forged, t3])
+    proposal = propose_block(world.state, [t1, t1, t2, gap, forged, t3], timestamp_ms=T)
 
     # then
     assert proposal.transactions == (t1, t2, t3)
@@ -152,7 +155,7 @@ def test_a_proposal_skips_door_failures_and_replays_to_the_same_root() -> None:
         (forged, ErrorCode.BAD_SIGNATURE),
     ]
     assert [r.code for r in proposal.receipts] == [None, ErrorCode.INSUFFICIENT_FUNDS, None]
-    replayed, receipts = apply_block(world.state, proposal.transactions)
+    replayed, receipts = apply_block(world.state, proposal.transactions, timestamp_ms=T)
     assert replayed.root == proposal.state.root
     assert receipts == proposal.receipts
 
@@ -161,7 +164,9 @@ def test_a_proposal_defers_what_does_not_fit() -> None:
     world = World()
     txs = [world.tx("org-a", anchor(i)) for i in range(3)]
 
-    proposal = propose_block(world.state, txs, max_block_bytes=2 * len(txs[0].encoding))
+    proposal = propose_block(
+        world.state, txs, timestamp_ms=T, max_block_bytes=2 * len(txs[0].encoding)
+    )
 
     assert proposal.transactions == tuple(txs[:2])
     assert proposal.deferred == (txs[2],)
@@ -171,7 +176,7 @@ def test_a_proposal_stops_at_the_transaction_count_limit() -> None:
     world = World()
     txs = [world.tx("org-a", anchor(i)) for i in range(3)]
 
-    proposal = propose_block(world.state, txs, max_transactions=1)
+    proposal = propose_block(world.state, txs, timestamp_ms=T, max_transactions=1)
 
     assert proposal.transactions == (txs[0],)
     assert proposal.deferred == tuple(txs[1:])
@@ -186,9 +191,9 @@ def test_the_executor_runs_forks_from_one_parent_and_prunes_on_commit() -> None:
     right = world.tx("org-a", anchor(2), nonce=1)
 
     # when two competing children and a grandchild are executed
-    a = executor.execute(genesis_root, [left])
-    b = executor.execute(genesis_root, [right])
-    a2 = executor.execute(a.state_root, [world.tx("org-a", anchor(3))])
+    a = executor.execute(genesis_root, [left], T)
+    b = executor.execute(genesis_root, [right], T)
+    a2 = executor.execute(a.state_root, [world.tx("org-a", anchor(3))], 2 * T)
 
     # then
     assert len({genesis_root, a.state_root, b.state_root, a2.state_root}) == 4
@@ -203,7 +208,7 @@ def test_the_executor_runs_forks_from_one_parent_and_prunes_on_commit() -> None:
     with pytest.raises(LookupError):
         executor.state(b.state_root)
     with pytest.raises(LookupError):
-        executor.execute(genesis_root, [right])  # its parent is pruned
+        executor.execute(genesis_root, [right], T)  # its parent is pruned
 
 
 def test_the_replica_hook_returns_a_root_for_wire_bytes_and_an_impossible_root_when_invalid() -> (
@@ -217,14 +222,14 @@ def test_the_replica_hook_returns_a_root_for_wire_bytes_and_an_impossible_root_w
     forged = world.tx("org-m", anchor(2), key=signing_key("org-a"))
 
     # when
-    root = executor.execute_root(genesis_root, [good.encode()])
-    again = executor.execute_root(genesis_root, [good.encode()])
-    invalid = executor.execute_root(genesis_root, [good.encode(), forged.encode()])
-    garbage = executor.execute_root(genesis_root, [b"\x01\x02"])
-    orphan = executor.execute_root(bytes(32), [])
+    root = executor.execute_root(genesis_root, [good.encode()], T)
+    again = executor.execute_root(genesis_root, [good.encode()], T)
+    invalid = executor.execute_root(genesis_root, [good.encode(), forged.encode()], T)
+    garbage = executor.execute_root(genesis_root, [b"\x01\x02"], T)
+    orphan = executor.execute_root(bytes(32), [], T)
 
     # then
-    assert root == again == apply_block(world.state, [good])[0].root
+    assert root == again == apply_block(world.state, [good], timestamp_ms=T)[0].root
     assert executor.receipts(root)[0].tx_hash == good.tx_hash
     assert invalid == garbage == orphan == INVALID_STATE_ROOT
     assert len(INVALID_STATE_ROOT) != 32  # so no 32-byte header root can ever match it
@@ -235,8 +240,8 @@ def test_a_proposal_through_the_executor_is_a_cache_hit_for_its_own_execution() 
     executor = Executor(world.state)
     txs = [world.tx("org-a", anchor(1)), world.tx("org-a", anchor(2), nonce=7)]
 
-    proposal = executor.propose(world.state.root, txs)
-    root = executor.execute_root(world.state.root, [tx.encode() for tx in proposal.transactions])
+    proposal = executor.propose(world.state.root, txs, timestamp_ms=T)
+    root = executor.execute_root(world.state.root, [tx.encode() for tx in proposal.transactions], T)
 
     assert proposal.transactions == (txs[0],)
     assert root == proposal.state.root
@@ -249,8 +254,8 @@ def test_the_executor_reports_the_next_validator_set_after_a_validator_set_chang
     remove = world.governed("org-a", ValidatorRemove("org-d"), ("org-a", "org-b", "org-c"))
 
     # when
-    changed = executor.execute(world.state.root, [remove])
-    child = executor.execute(changed.state_root, [])
+    changed = executor.execute(world.state.root, [remove], T)
+    child = executor.execute(changed.state_root, [], 2 * T)
 
     # then the changed block ends the epoch and its child runs the next one
     assert executor.reconfiguration(world.state.root) is None
@@ -315,13 +320,13 @@ def test_a_certified_block_is_replayed_and_must_reproduce_its_header_root() -> N
     world = World()
     tx = world.tx("org-a", anchor(1))
     leader = Executor(world.state)
-    header_root = leader.execute(world.state.root, [tx]).state_root
+    header_root = leader.execute(world.state.root, [tx], T).state_root
     follower = Executor(world.state)
 
     # when another replica catches up on it
-    result = follower.execute_certified(world.state.root, [tx.encode()], header_root)
+    result = follower.execute_certified(world.state.root, [tx.encode()], header_root, T)
 
     # then it agrees, and a lying header is detected
     assert result.state_root == header_root
     with pytest.raises(StateDivergence):
-        Executor(world.state).execute_certified(world.state.root, [tx.encode()], bytes(32))
+        Executor(world.state).execute_certified(world.state.root, [tx.encode()], bytes(32), T)

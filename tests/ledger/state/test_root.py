@@ -42,6 +42,9 @@ from tests.ledger.state.world import (
 C = [hashlib.sha256(bytes([i])).digest() for i in range(8)]
 THREE = ("org-a", "org-b", "org-c")
 
+# A block timestamp after genesis (whose state has timestamp 0).
+T = 1_000
+
 
 @dataclass(frozen=True)
 class Blob:
@@ -88,8 +91,10 @@ def test_the_root_is_stable_when_transactions_are_re_encoded() -> None:
     txs = a_busy_history(world)
 
     # when the block is applied from decoded wire bytes instead of the original objects
-    direct, _ = apply_block(world.state, txs)
-    decoded, _ = apply_block(world.state, [Transaction.decode(tx.encode()) for tx in txs])
+    direct, _ = apply_block(world.state, txs, timestamp_ms=T)
+    decoded, _ = apply_block(
+        world.state, [Transaction.decode(tx.encode()) for tx in txs], timestamp_ms=T
+    )
 
     # then
     assert direct.root == decoded.root
@@ -98,16 +103,22 @@ def test_the_root_is_stable_when_transactions_are_re_encoded() -> None:
 def test_the_order_of_competing_transfers_changes_the_outcome_and_the_root() -> None:
     # given a-usd holds 5,000 and org-a opened a second USD account
     world = World()
-    state, _ = apply_block(world.state, [world.tx("org-a", AccountOpen("a-usd2", "USD", "org-a"))])
+    state, _ = apply_block(
+        world.state, [world.tx("org-a", AccountOpen("a-usd2", "USD", "org-a"))], timestamp_ms=T
+    )
     big = Transfer("a-usd", "a-usd2", "USD", 4_000)
     small = Transfer("a-usd", "a-usd2", "USD", 3_000)
 
     # when both are applied in either order (signed with sequential nonces each time)
     big_first, big_receipts = apply_block(
-        state, [world.tx("org-a", big, nonce=2), world.tx("org-a", small, nonce=3)]
+        state,
+        [world.tx("org-a", big, nonce=2), world.tx("org-a", small, nonce=3)],
+        timestamp_ms=2 * T,
     )
     small_first, small_receipts = apply_block(
-        state, [world.tx("org-a", small, nonce=2), world.tx("org-a", big, nonce=3)]
+        state,
+        [world.tx("org-a", small, nonce=2), world.tx("org-a", big, nonce=3)],
+        timestamp_ms=2 * T,
     )
 
     # then the second one is rejected each time, a different amount moves, and the roots differ
@@ -125,8 +136,8 @@ def test_independent_transactions_in_another_order_still_change_the_root() -> No
     a, m = world.tx("org-a", Anchor(C[0])), world.tx("org-m", Anchor(C[1]))
 
     # when
-    am, _ = apply_block(world.state, [a, m])
-    ma, _ = apply_block(world.state, [m, a])
+    am, _ = apply_block(world.state, [a, m], timestamp_ms=T)
+    ma, _ = apply_block(world.state, [m, a], timestamp_ms=T)
 
     # then
     assert am.root != ma.root
@@ -153,7 +164,7 @@ def test_applying_a_block_leaves_the_parent_snapshot_unchanged() -> None:
     parent = world.state
     root, balances = parent.root, world.balances()
 
-    apply_block(parent, a_busy_history(world))
+    apply_block(parent, a_busy_history(world), timestamp_ms=T)
 
     assert parent.root == root
     assert {a.account_id: a.balance for a in parent.accounts()} == balances
@@ -233,7 +244,11 @@ def test_a_snapshot_round_trips_to_the_same_root_and_keeps_working() -> None:
     assert list(loaded.accounts()) == list(world.state.accounts())
     assert loaded.pending_validator_changes == world.state.pending_validator_changes
     follow_up = world.tx("org-a", Anchor(C[7]))
-    assert apply_block(loaded, [follow_up])[0].root == apply_block(world.state, [follow_up])[0].root
+    later = world.state.timestamp_ms + 1
+    assert (
+        apply_block(loaded, [follow_up], timestamp_ms=later)[0].root
+        == apply_block(world.state, [follow_up], timestamp_ms=later)[0].root
+    )
 
 
 def test_a_snapshot_that_does_not_rebuild_the_trusted_root_is_refused() -> None:

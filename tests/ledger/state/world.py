@@ -27,10 +27,17 @@ from ledger.state import (
     GenesisOrganization,
     GenesisValidator,
     GovernancePayload,
+    HoldCapture,
+    HoldPlace,
+    HoldVoid,
+    Leg,
     Mint,
+    MultiTransfer,
     OrgKeyRotate,
     OrgRegister,
     Payload,
+    Payment,
+    Quote,
     Receipt,
     SharingAction,
     State,
@@ -41,6 +48,7 @@ from ledger.state import (
     apply_block,
     genesis_state,
     sign_approval,
+    sign_quote,
     sign_transaction,
     with_approvals,
 )
@@ -162,9 +170,10 @@ class World:
         ]
         return self.tx(sender, with_approvals(payload, approvals))
 
-    def apply(self, *txs: Transaction) -> tuple[Receipt, ...]:
-        """Apply one block and keep its state."""
-        self.state, receipts = apply_block(self.state, txs)
+    def apply(self, *txs: Transaction, after_ms: int = 1000) -> tuple[Receipt, ...]:
+        """Apply one block ``after_ms`` after the previous one and keep its state."""
+        timestamp_ms = self.state.timestamp_ms + after_ms
+        self.state, receipts = apply_block(self.state, txs, timestamp_ms=timestamp_ms)
         return receipts
 
     def balances(self) -> dict[str, int]:
@@ -172,6 +181,7 @@ class World:
 
 
 _C1 = hashlib.sha256(b"one").digest()
+_HOLD = hashlib.sha256(b"hold").digest()
 
 
 def one_of_each_payload() -> list[Payload]:
@@ -188,4 +198,19 @@ def one_of_each_payload() -> list[Payload]:
         AccountOpen("a-gbp", "GBP", "org-a"),
         Transfer("a-eur", "b-eur", "EUR", 42),
         Anchor(_C1),
+        Payment("a-eur", "b-eur", "EUR", 42, _C1),
+        HoldPlace(_HOLD, "a-eur", "b-eur", "EUR", 40, 3_600_000, _C1),
+        HoldCapture(_HOLD, 30),
+        HoldVoid(_HOLD),
+        MultiTransfer(
+            (Leg("a-eur", "b-eur", "EUR", 100), Leg("b-usd", "a-usd", "USD", 90)),
+            _C1,
+            signed_quote(Quote("org-b", _C1, "EUR", 100, "USD", 90, 3_600_000, bytes(64))),
+        ),
     ]
+
+
+def signed_quote(quote: Quote, signer: str | None = None) -> Quote:
+    """``quote`` signed by its provider's key (or ``signer``'s) for the test chain."""
+    key = signing_key(signer or quote.provider)
+    return sign_quote(private_key=key, chain_id=CHAIN_ID, quote=quote)
