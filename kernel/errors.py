@@ -164,7 +164,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         message = str(exc.detail)
     if isinstance(exc, exceptions.Throttled):
-        details = {"retry_after_seconds": exc.wait}
+        # DRF sets ``wait`` in Throttled.__init__; djangorestframework-stubs does not declare it.
+        details = {"retry_after_seconds": exc.wait}  # type: ignore[attr-defined]
     response.data = error_body(code or exc.default_code, message, details)
     return response
 

@@ -41,6 +41,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, migrations
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 # The message a system token signs: this backend's pid and start time. A token read from another
 # session (pg_stat_activity shows other sessions' last statements) does not verify here, and a
@@ -310,9 +311,25 @@ def after_migrate(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
     if conn.vendor != "postgresql":
         return
     install_system_key(conn)
-    credentials = getattr(conn, "portal_application_credentials", None)
+    credentials = _application_credentials(conn)
     if credentials is not None:
         grant_to_application_role(conn, credentials["USER"])
+
+
+# While owner_connection holds a connection as the owner role, the application role's
+# credentials wait on Django's connection object (one per thread and alias), under this name.
+_APPLICATION_CREDENTIALS = "portal_application_credentials"
+
+
+def _application_credentials(conn: BaseDatabaseWrapper) -> dict[str, Any] | None:
+    credentials: dict[str, Any] | None = getattr(conn, _APPLICATION_CREDENTIALS, None)
+    return credentials
+
+
+def _set_application_credentials(
+    conn: BaseDatabaseWrapper, credentials: dict[str, Any] | None
+) -> None:
+    setattr(conn, _APPLICATION_CREDENTIALS, credentials)
 
 
 def _switch_credentials(conn: Any, credentials: dict[str, Any]) -> dict[str, Any]:
@@ -331,19 +348,18 @@ def owner_connection(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """
     owner = settings.DATABASE_OWNER
     conn = connections[using]
-    if (
-        owner is None
-        or using != DEFAULT_DB_ALIAS
-        or getattr(conn, "portal_application_credentials", None) is not None
-    ):
+    if owner is None or using != DEFAULT_DB_ALIAS or _application_credentials(conn) is not None:
         yield
         return
-    conn.portal_application_credentials = _switch_credentials(conn, owner)
+    _set_application_credentials(conn, _switch_credentials(conn, owner))
     try:
         yield
     finally:
-        _switch_credentials(conn, conn.portal_application_credentials)
-        conn.portal_application_credentials = None
+        credentials = _application_credentials(conn)
+        # A nested application_connection has put them back by now.
+        assert credentials is not None
+        _switch_credentials(conn, credentials)
+        _set_application_credentials(conn, None)
 
 
 @contextmanager
@@ -353,13 +369,13 @@ def application_connection(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     The test suite creates its database as the owner and runs the tests inside this.
     """
     conn = connections[using]
-    credentials = getattr(conn, "portal_application_credentials", None)
+    credentials = _application_credentials(conn)
     if credentials is None:
         yield
         return
     owner = _switch_credentials(conn, credentials)
-    conn.portal_application_credentials = None
+    _set_application_credentials(conn, None)
     try:
         yield
     finally:
-        conn.portal_application_credentials = _switch_credentials(conn, owner)
+        _set_application_credentials(conn, _switch_credentials(conn, owner))

@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -76,7 +76,7 @@ def verification_request(
     organization: Organization,
     subject: Subject,
     image: bytes,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
 ) -> VerificationAttempt:
     """Check consent and enrollment, seal the photo for a worker, record a pending attempt."""
     require_active(subject)
@@ -159,7 +159,7 @@ def identification_request(
     organization: Organization,
     image: bytes,
     top_k: int,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
 ) -> IdentificationAttempt:
     """Seal the photo for a worker and record a pending 1:N search."""
     return IdentificationAttempt.objects.create(

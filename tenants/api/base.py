@@ -82,7 +82,7 @@ class OrgAPIView(OrgScopedMixin, APIView):
 
 
 @extend_schema(parameters=[ORG_PARAMETER])
-class OrgGenericViewSet(OrgScopedMixin, viewsets.GenericViewSet):
+class OrgGenericViewSet(OrgScopedMixin, viewsets.GenericViewSet[Any]):
     """CRUD over a scoped queryset; subclasses implement ``get_base_queryset``."""
 
     def get_base_queryset(self) -> QuerySet[Any]:
