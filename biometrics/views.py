@@ -33,7 +33,8 @@ T = TypeVar("T")
 def _read(upload: UploadedFile) -> bytes:
     if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
         raise BiometricError(IMAGE_TOO_LARGE)
-    return upload.read()
+    data: bytes = upload.read()
+    return data
 
 
 def _or_404(obj: T | None) -> T:

@@ -20,6 +20,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from rest_framework.exceptions import AuthenticationFailed
@@ -57,7 +58,7 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
     """The API token a socket presents (``Authorization: Bearer`` or ``?token=``), if any."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
-            parts = value.decode("latin-1").split()
+            parts: list[str] = value.decode("latin-1").split()
             if len(parts) == 2 and parts[0].lower() == "bearer":
                 return parts[1]
     return _query(scope, "token")
@@ -101,11 +102,12 @@ def _authenticate(scope: dict[str, Any], org_slug: str) -> Principal | None:
     return Principal(user.pk, None, session.session_key, session.get(HASH_SESSION_KEY))
 
 
-def _current(principal: Principal) -> tuple[Any, ApiToken | None] | None:
+def _current(principal: Principal) -> tuple[User, ApiToken | None] | None:
     """The principal's user (and token) as the database has them now, or ``None`` once the
     token was revoked or expired, the session ended, the password changed or the account was
     deactivated."""
     token = None
+    user: User | None
     if principal.token_id is not None:
         # Credentials are checked before any organization is known: explicit system work, as
         # in tenants.authentication.

@@ -54,7 +54,8 @@ def _read(upload: UploadedFile, position: int | None = None) -> bytes:
         if position is not None:
             details["image"] = position
         raise BiometricError(IMAGE_TOO_LARGE, details=details)
-    return upload.read()
+    data: bytes = upload.read()
+    return data
 
 
 def _accepted(job_id: int, job_status: str, url: str) -> Response:
