@@ -332,7 +332,7 @@ def _set_application_credentials(
     setattr(conn, _APPLICATION_CREDENTIALS, credentials)
 
 
-def _switch_credentials(conn: Any, credentials: dict[str, Any]) -> dict[str, Any]:
+def _switch_credentials(conn: BaseDatabaseWrapper, credentials: dict[str, Any]) -> dict[str, Any]:
     previous = {key: conn.settings_dict.get(key) for key in credentials}
     conn.close()
     conn.settings_dict.update(credentials)
@@ -351,14 +351,13 @@ def owner_connection(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     if owner is None or using != DEFAULT_DB_ALIAS or _application_credentials(conn) is not None:
         yield
         return
-    _set_application_credentials(conn, _switch_credentials(conn, owner))
+    application = _switch_credentials(conn, owner)
+    _set_application_credentials(conn, application)
     try:
         yield
     finally:
-        credentials = _application_credentials(conn)
-        # A nested application_connection has put them back by now.
-        assert credentials is not None
-        _switch_credentials(conn, credentials)
+        # A nested application_connection has put the same credentials back by now.
+        _switch_credentials(conn, application)
         _set_application_credentials(conn, None)
 
 
