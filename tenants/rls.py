@@ -42,6 +42,8 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, migrations
 from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 # The message a system token signs: this backend's pid and start time. A token read from another
 # session (pg_stat_activity shows other sessions' last statements) does not verify here, and a
@@ -227,16 +229,16 @@ def _policy_sql(table: str, *, own_user_column: str | None) -> str:
 def enable_rls(table: str, *, own_user_column: str | None = None) -> migrations.RunPython:
     """A migration operation enabling the tenant policy on ``table`` (PostgreSQL only)."""
 
-    def forwards(apps: object, schema_editor: object) -> None:
-        if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
+    def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
             return
-        schema_editor.execute(SYSTEM_CONTEXT_SQL)  # type: ignore[attr-defined]
-        schema_editor.execute(_policy_sql(table, own_user_column=own_user_column))  # type: ignore[attr-defined]
+        schema_editor.execute(SYSTEM_CONTEXT_SQL)
+        schema_editor.execute(_policy_sql(table, own_user_column=own_user_column))
 
-    def backwards(apps: object, schema_editor: object) -> None:
-        if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
+    def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
             return
-        schema_editor.execute(  # type: ignore[attr-defined]
+        schema_editor.execute(
             f'DROP POLICY IF EXISTS tenant_isolation ON "{table}";'
             f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY;'
             f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY;'

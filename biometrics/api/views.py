@@ -362,6 +362,7 @@ class BiometricSettingsView(OrgAPIView):
 
     def _body(self) -> dict[str, Any]:
         row = selectors.settings_for(organization=self.ctx.organization)
+        # Not a model field: the threshold in force, computed for the serializer to show.
         row.effective_threshold = selectors.threshold_for(  # type: ignore[attr-defined]
             organization=self.ctx.organization
         )

@@ -145,6 +145,8 @@ def _sign(
             row.status = LedgerOutbox.Status.AWAITING_APPROVALS
             report.parked.append(row.pk)
             return
+        # GOVERNED is true exactly on the GovernancePayload classes; mypy cannot narrow a union on
+        # a ClassVar.
         payload = with_approvals(payload, approvals)  # type: ignore[type-var]
     tx = sign_transaction(
         private_key=key,

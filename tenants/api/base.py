@@ -60,6 +60,7 @@ class OrgScopedMixin:
         return self.write_role
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A mixin: super() is the DRF view it is mixed into, which mypy cannot see from here.
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         token = request.auth if isinstance(request.auth, ApiToken) else None
         self.ctx = resolve(

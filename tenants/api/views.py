@@ -165,6 +165,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGen
 
 
 def _with_link(invitation: Invitation, link: str, *, status: int) -> Response:
+    # Not a model field: the link exists only in this answer, for the serializer to show.
     invitation.accept_url = link  # type: ignore[attr-defined]
     response = Response(s.InvitationCreatedSerializer(invitation).data, status=status)
     # The link lets whoever holds it join: no cache may keep the answer.
@@ -197,6 +198,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGenericV
             actor=self.ctx.user,
             ip=client_ip(request),
         )
+        # Not a model field: the secret is shown in this answer only, never stored.
         api_token.token = secret  # type: ignore[attr-defined]
         response = Response(
             s.TokenCreatedSerializer(api_token).data, status=status.HTTP_201_CREATED
