@@ -21,7 +21,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kernel.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from kernel.envelope import parse_key
 
-# Django's generic classes can be subscribed at run time as the type checker reads them
+# Django's generic classes can be subscripted at run time as the type checker reads them
 # (``admin.ModelAdmin[Organization]``); DRF's classes allow it by themselves.
 django_stubs_ext.monkeypatch()
 

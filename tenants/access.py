@@ -58,9 +58,7 @@ def resolve(
     the role is insufficient. On success,
     the database session enters the organization's row-level-security context.
     """
-    # None and AnonymousUser are no one; a signed-in principal is Django's own User (the
-    # project keeps the default AUTH_USER_MODEL).
-    if not isinstance(user, User) or not user.is_authenticated:
+    if user is None or not user.is_authenticated:
         raise NotFound()
     membership: Membership | None
     if token is not None:
