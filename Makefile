@@ -47,7 +47,7 @@ test-all:
 lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
-	$(BIN)/mypy  # strict, for the pure packages (pyproject.toml [tool.mypy])
+	$(BIN)/mypy  # strict, the Django apps with the django-stubs plugin (pyproject.toml [tool.mypy])
 	$(BIN)/lint-imports --no-cache --no-logo  # the import contracts (pyproject.toml [tool.importlinter])
 
 format: install

@@ -6,9 +6,10 @@ plain admin delete, so deletion is disabled here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin
+from django.db.models import Model
 from django.http import HttpRequest
 
 from biometrics.models import (
@@ -21,8 +22,10 @@ from biometrics.models import (
     VerificationAttempt,
 )
 
+_M = TypeVar("_M", bound=Model)
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+
+class ReadOnlyAdmin(admin.ModelAdmin[_M]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -34,7 +37,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Subject)
-class SubjectAdmin(ReadOnlyAdmin):
+class SubjectAdmin(ReadOnlyAdmin[Subject]):
     list_display = ["id", "organization", "external_ref", "status", "created_at", "last_used_at"]
     list_filter = ["status", "organization"]
     search_fields = ["external_ref"]
@@ -42,7 +45,7 @@ class SubjectAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(ReadOnlyAdmin):
+class ConsentAdmin(ReadOnlyAdmin[Consent]):
     list_display = [
         "id",
         "organization",
@@ -57,7 +60,7 @@ class ConsentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(ReadOnlyAdmin):
+class EnrollmentAdmin(ReadOnlyAdmin[Enrollment]):
     list_display = [
         "id",
         "organization",
@@ -72,7 +75,7 @@ class EnrollmentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(FaceTemplate)
-class FaceTemplateAdmin(ReadOnlyAdmin):
+class FaceTemplateAdmin(ReadOnlyAdmin[FaceTemplate]):
     list_display = [
         "id",
         "organization",
@@ -87,7 +90,7 @@ class FaceTemplateAdmin(ReadOnlyAdmin):
 
 
 @admin.register(VerificationAttempt)
-class VerificationAttemptAdmin(ReadOnlyAdmin):
+class VerificationAttemptAdmin(ReadOnlyAdmin[VerificationAttempt]):
     list_display = [
         "id",
         "organization",
@@ -102,7 +105,7 @@ class VerificationAttemptAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IdentificationAttempt)
-class IdentificationAttemptAdmin(ReadOnlyAdmin):
+class IdentificationAttemptAdmin(ReadOnlyAdmin[IdentificationAttempt]):
     list_display = [
         "id",
         "organization",
@@ -115,6 +118,6 @@ class IdentificationAttemptAdmin(ReadOnlyAdmin):
 
 
 @admin.register(BiometricSettings)
-class BiometricSettingsAdmin(admin.ModelAdmin):
+class BiometricSettingsAdmin(admin.ModelAdmin[BiometricSettings]):
     list_display = ["organization", "threshold", "retention_days", "gallery_version"]
     readonly_fields = ["gallery_version"]

@@ -73,10 +73,11 @@ def wrap_data_key(data_key: bytes, *, organization_id: int, subject_id: int) -> 
     return sealed.nonce + sealed.ciphertext
 
 
-def unwrap_data_key(wrapped: bytes, *, organization_id: int, subject_id: int) -> bytes:
+def unwrap_data_key(wrapped: bytes | memoryview, *, organization_id: int, subject_id: int) -> bytes:
     """The subject's data key; raises :class:`DecryptionFailed` if it cannot be unwrapped."""
-    wrapped = bytes(wrapped)
-    sealed = Sealed(nonce=wrapped[:NONCE_SIZE], ciphertext=wrapped[NONCE_SIZE:])
+    # A BinaryField reads back as memoryview on PostgreSQL, as bytes on SQLite.
+    raw = bytes(wrapped)
+    sealed = Sealed(nonce=raw[:NONCE_SIZE], ciphertext=raw[NONCE_SIZE:])
     return open_sealed(get_kek(), sealed, aad=_wrap_aad(organization_id, subject_id))
 
 

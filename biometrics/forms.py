@@ -72,7 +72,8 @@ class EnrollForm(forms.Form):
         self.consent_on_file = consent_on_file
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.consent_on_file:
             if not cleaned.get("consent_given"):
                 self.add_error("consent_given", "Consent is required before any capture.")

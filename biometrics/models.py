@@ -7,6 +7,8 @@ per-organization key, and both kinds of pending photo are deleted as soon as a w
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -111,7 +113,7 @@ class Consent(models.Model):
     def __str__(self) -> str:
         return f"consent {self.pk} ({self.purpose})"
 
-    def is_valid(self, now: object | None = None) -> bool:
+    def is_valid(self, now: datetime | None = None) -> bool:
         at = now or timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > at)
 

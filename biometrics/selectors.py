@@ -171,7 +171,7 @@ def identification_list(*, organization: Organization) -> QuerySet[Identificatio
 
 def commitment_list(*, organization: Organization, subject: Subject) -> list[dict[str, Any]]:
     """The subject's ledger commitments (consents and templates) with their outbox status."""
-    commitments = [
+    commitments: list[dict[str, Any]] = [
         {"kind": "consent", "object": f"consent {c.pk} ({c.purpose})", "commitment": c.commitment}
         for c in consent_list(organization=organization, subject=subject)
         if c.commitment

@@ -75,13 +75,13 @@ def retention_task() -> dict[str, int]:
         return services.retention_apply()
 
 
-def dispatch_and_wait(task: Task, *args: int, timeout: float) -> bool:
+def dispatch_and_wait(task: Task[..., Any], *args: int, timeout: float) -> bool:
     """Queue ``task`` and wait up to ``timeout`` seconds; True when it finished in time.
 
     Called by the web process *after* the request's service committed (the worker must see
     the rows). On timeout the job goes on in the worker and the client polls a status URL.
     """
-    result = task.apply_async(args=list(args))
+    result = task.apply_async(args=args)
     try:
         result.get(timeout=timeout, propagate=False, disable_sync_subtasks=False)
     except CeleryTimeout:

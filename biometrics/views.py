@@ -33,7 +33,8 @@ T = TypeVar("T")
 def _read(upload: UploadedFile) -> bytes:
     if upload.size is not None and upload.size > MAX_UPLOAD_BYTES:
         raise BiometricError(IMAGE_TOO_LARGE)
-    return upload.read()
+    data: bytes = upload.read()
+    return data
 
 
 def _or_404(obj: T | None) -> T:
@@ -72,7 +73,7 @@ def subjects(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
             try:
                 subject = services.subject_create(
                     organization=ctx.organization,
-                    actor=request.user,
+                    actor=ctx.user,
                     ip=client_ip(request),
                     **form.cleaned_data,
                 )
@@ -128,7 +129,7 @@ def subject_erase(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRespons
         services.subject_erase(
             organization=ctx.organization,
             subject=subject,
-            actor=request.user,
+            actor=ctx.user,
             ip=client_ip(request),
         )
     except BiometricError:
@@ -145,7 +146,7 @@ def consent_revoke(request: HttpRequest, ctx: OrgContext, pk: int, cid: int) -> 
         selectors.consent_get(organization=ctx.organization, subject=subject, consent_id=cid)
     )
     services.consent_revoke(
-        organization=ctx.organization, consent=consent, actor=request.user, ip=client_ip(request)
+        organization=ctx.organization, consent=consent, actor=ctx.user, ip=client_ip(request)
     )
     messages.success(request, f"Consent to {consent.get_purpose_display().lower()} revoked.")
     return redirect("biometrics_subject", org=ctx.organization.slug, pk=subject.pk)
@@ -163,14 +164,14 @@ def _consent_then_enroll(
                 purpose=purpose,
                 policy_version=services.CURRENT_POLICY_VERSION,
                 method=data["method"],
-                granted_by=request.user,
+                granted_by=ctx.user,
                 ip=client_ip(request),
             )
     return services.enrollment_create(
         organization=org,
         subject=subject,
         images=[_read(f) for f in data["images"]],
-        actor=request.user,
+        actor=ctx.user,
         allow_duplicates=data["allow_duplicates"],
         ip=client_ip(request),
     )
@@ -262,7 +263,7 @@ def verify(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
             attempt = services.verification_request(
                 organization=org,
                 subject=subject,
-                actor=request.user,
+                actor=ctx.user,
                 image=_read(form.cleaned_data["image"]),
             )
         except (BiometricError, TenantError) as exc:
@@ -294,7 +295,7 @@ def identify(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
         try:
             attempt = services.identification_request(
                 organization=org,
-                actor=request.user,
+                actor=ctx.user,
                 top_k=form.cleaned_data["top_k"],
                 image=_read(form.cleaned_data["image"]),
             )

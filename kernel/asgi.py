@@ -25,7 +25,9 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+# The wrapped application's own annotations differ in variance (Django's handler takes a
+# ``dict`` scope and a receive returning ``Mapping``), so the wrapper accepts any ASGI callable.
+ASGIApp = Callable[..., Awaitable[None]]
 
 
 def _header(scope: Scope, name: bytes) -> bytes | None:

@@ -222,7 +222,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     else:
         message = str(exc.detail)
     if isinstance(exc, exceptions.Throttled):
-        details = {"retry_after_seconds": exc.wait}
+        # DRF sets ``wait`` in Throttled.__init__; djangorestframework-stubs does not declare it.
+        details = {"retry_after_seconds": exc.wait}  # type: ignore[attr-defined]
     response.data = error_body(code or exc.default_code, message, details)
     return response
 
@@ -232,7 +233,7 @@ def bad_request(request: HttpRequest, exception: Exception | None = None) -> Htt
     """``handler400``: Django's refusals (``SuspiciousOperation``) outside DRF views; JSON in
     the error shape under ``/api/``, the ``400.html`` page elsewhere."""
     if not request.path.startswith("/api/"):
-        return defaults.bad_request(request, exception or BadRequest())  # type: ignore[arg-type]
+        return defaults.bad_request(request, exception or BadRequest())
     refusal = _refusal_of(exception) if isinstance(exception, SuspiciousOperation) else BadRequest()
     return JsonResponse(
         error_body(refusal.code, refusal.message, refusal.details), status=refusal.status

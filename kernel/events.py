@@ -87,7 +87,7 @@ def _route(organization_id: int | None, event: Event) -> tuple[str, dict[str, An
     if audience is None or (organization_id is None and audience != "members"):
         logger.error("Not publishing %s: no audience declared for it there", event["type"])
         return None
-    event = {**event, "at": event.get("at") or timezone.now().isoformat()}  # type: ignore[typeddict-item]
+    event = {**event, "at": event.get("at") or timezone.now().isoformat()}
     group = ALLIANCE_GROUP if organization_id is None else org_group(organization_id, audience)
     # The audience travels with the message so a socket whose role was just lowered drops what
     # was already in flight to a group it has left.

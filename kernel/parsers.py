@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import IO, Any, Final, cast
 
 from django.conf import settings
 from django.http import QueryDict
@@ -162,7 +162,9 @@ class MultiPartParser(parsers.MultiPartParser):
         parser_context = parser_context or {}
         limit: int = settings.API_MAX_UPLOAD_BYTES
         _check_declared_length(parser_context, limit)
-        result = super().parse(_CountingStream(stream, limit), media_type, parser_context)
+        # DRF reads the stream only through read(); the counting wrapper provides just that.
+        counted = cast(IO[Any], _CountingStream(stream, limit))
+        result = super().parse(counted, media_type, parser_context)
         data: QueryDict = result.data
         for key, values in data.lists():
             check_text(key)

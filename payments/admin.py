@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from payments.models import Account, ApprovalThreshold, Payment
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(admin.ModelAdmin[Any]):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 

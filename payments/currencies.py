@@ -33,4 +33,5 @@ def exponent(currency: str) -> int:
 
 def default_threshold(currency: str) -> int:
     """The default approval threshold of ``currency`` in minor units."""
-    return DEFAULT_APPROVAL_THRESHOLD_MAJOR * 10 ** exponent(currency)
+    # int ** int is typed Any (a negative exponent would give a float); exponents are >= 0.
+    return int(DEFAULT_APPROVAL_THRESHOLD_MAJOR * 10 ** exponent(currency))

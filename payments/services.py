@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any, Final
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -80,9 +80,7 @@ _ACCOUNT_PREFIX_LENGTH: Final = 64 - len(":usd-") - 8
 
 
 @transaction.atomic
-def account_open(
-    *, organization: Organization, actor: AbstractBaseUser, currency: str, name: str
-) -> Account:
+def account_open(*, organization: Organization, actor: User, currency: str, name: str) -> Account:
     """Open an account in ``currency``: the row is ``opening`` and its ``account_open`` is
     queued on the ledger in the same transaction; it becomes ``open`` once the ledger commits
     it (:func:`account_open_decided`)."""
@@ -199,7 +197,7 @@ class _KeyRace(Exception):
 def payment_create(
     *,
     organization: Organization,
-    actor: AbstractBaseUser,
+    actor: User,
     role: Role,
     idempotency_key: str | None,
     from_account: str,
@@ -234,7 +232,7 @@ def payment_create(
 @transaction.atomic
 def _payment_create(
     organization: Organization,
-    actor: AbstractBaseUser,
+    actor: User,
     role: Role,
     idempotency_key: str,
     fingerprint: str,
@@ -338,7 +336,7 @@ def _locked_payment(organization: Organization, payment_id: int | str) -> Paymen
 
 @transaction.atomic
 def payment_approve(
-    *, organization: Organization, actor: AbstractBaseUser, role: Role, payment_id: int | str
+    *, organization: Organization, actor: User, role: Role, payment_id: int | str
 ) -> Payment:
     """The checker's approval (an admin or owner): a payment waiting for approval is queued on
     the ledger. The maker can never approve their own."""
@@ -361,7 +359,7 @@ def payment_approve(
 
 @transaction.atomic
 def payment_cancel(
-    *, organization: Organization, actor: AbstractBaseUser, role: Role, payment_id: int | str
+    *, organization: Organization, actor: User, role: Role, payment_id: int | str
 ) -> Payment:
     """Cancel a payment before the outbox worker signed it, by its maker or an admin.
 
@@ -439,7 +437,7 @@ def _publish(payment: Payment) -> None:
 
 @transaction.atomic
 def approval_policy_set(
-    *, organization: Organization, actor: AbstractBaseUser, thresholds: dict[str, int]
+    *, organization: Organization, actor: User, thresholds: dict[str, int]
 ) -> dict[str, int]:
     """Set the organization's maker-checker thresholds (minor units) for the given currencies;
     returns every currency's threshold."""

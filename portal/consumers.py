@@ -11,6 +11,7 @@ access again, then closes when either is gone or moves between groups when the r
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -20,6 +21,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.contrib.auth import HASH_SESSION_KEY, get_user_model
+from django.contrib.auth.models import User
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from rest_framework.exceptions import AuthenticationFailed
@@ -48,22 +50,22 @@ CLOSE_NOT_FOUND = 4404
 AUDIENCE_ROLE: dict[Audience, Role] = {"members": Role.VIEWER, "admins": Role.ADMIN}
 
 
-def _query(scope: dict[str, Any], name: str) -> str | None:
+def _query(scope: Mapping[str, Any], name: str) -> str | None:
     values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(name)
     return values[0] if values else None
 
 
-def token_from_scope(scope: dict[str, Any]) -> str | None:
+def token_from_scope(scope: Mapping[str, Any]) -> str | None:
     """The API token a socket presents (``Authorization: Bearer`` or ``?token=``), if any."""
     for name, value in scope.get("headers", []):
         if name == b"authorization":
-            parts = value.decode("latin-1").split()
+            parts: list[str] = value.decode("latin-1").split()
             if len(parts) == 2 and parts[0].lower() == "bearer":
                 return parts[1]
     return _query(scope, "token")
 
 
-def presents_credential(scope: dict[str, Any]) -> bool:
+def presents_credential(scope: Mapping[str, Any]) -> bool:
     """Whether the socket presents an API token or a ticket. Such a socket is authenticated by
     it alone, never by a session cookie, so the Origin check (which protects cookies) does not
     apply to it (portal/asgi.py)."""
@@ -80,7 +82,7 @@ class Principal:
     session_hash: str | None = None
 
 
-def _authenticate(scope: dict[str, Any], org_slug: str) -> Principal | None:
+def _authenticate(scope: Mapping[str, Any], org_slug: str) -> Principal | None:
     """The principal the socket presents at connect time, or ``None``."""
     raw = token_from_scope(scope)
     if raw:
@@ -101,11 +103,12 @@ def _authenticate(scope: dict[str, Any], org_slug: str) -> Principal | None:
     return Principal(user.pk, None, session.session_key, session.get(HASH_SESSION_KEY))
 
 
-def _current(principal: Principal) -> tuple[Any, ApiToken | None] | None:
+def _current(principal: Principal) -> tuple[User, ApiToken | None] | None:
     """The principal's user (and token) as the database has them now, or ``None`` once the
     token was revoked or expired, the session ended, the password changed or the account was
     deactivated."""
     token = None
+    user: User | None
     if principal.token_id is not None:
         # Credentials are checked before any organization is known: explicit system work, as
         # in tenants.authentication.
@@ -136,7 +139,7 @@ def _current(principal: Principal) -> tuple[Any, ApiToken | None] | None:
 
 @database_sync_to_async
 def _resolve(
-    principal: Principal | None, scope: dict[str, Any], org_slug: str
+    principal: Principal | None, scope: Mapping[str, Any], org_slug: str
 ) -> tuple[Principal, OrgContext] | int:
     """The caller's access to ``org_slug`` now, or the close code when it has none.
 

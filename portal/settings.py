@@ -15,10 +15,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 
 from kernel.env import env_bool, env_choice, env_float, env_int, env_list, env_str
 from kernel.envelope import parse_key
+
+# Django's generic classes can be subscripted at run time as the type checker reads them
+# (``admin.ModelAdmin[Organization]``); DRF's classes allow it by themselves.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))

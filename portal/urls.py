@@ -6,7 +6,7 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from kernel.errors import json_not_found
@@ -15,14 +15,14 @@ from portal.api.views import RealtimeTicketView
 from tenants.forms import RateLimitedAuthenticationForm
 from tenants.urls import org_urlpatterns as tenants_org_urls
 
-org_urlpatterns = [
+org_urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.dashboard, name="dashboard"),
     *tenants_org_urls,
     path("", include("biometrics.urls")),
     path("", include("ledger.urls")),
 ]
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("tenants.api.urls")),
     path("", include("biometrics.api.urls")),
     path("", include("ledger.api.urls")),

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Concatenate, ParamSpec
+
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
@@ -11,15 +14,17 @@ from django.views.decorators.http import require_POST
 
 from kernel.http import client_ip
 from tenants import rls, selectors, services
-from tenants.access import OrgContext
+from tenants.access import OrgContext, signed_in_user
 from tenants.decorators import org_view
 from tenants.models import Organization
 from tenants.roles import Role
 
+P = ParamSpec("P")
+
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    memberships = list(selectors.memberships_of_user(user=request.user))
+    memberships = list(selectors.memberships_of_user(user=signed_in_user(request)))
     # Straight to the only organization, unless it is suspended: its dashboard answers 403,
     # whose "back to your organizations" link must not lead here and back again.
     if len(memberships) == 1 and memberships[0].organization.is_active:
@@ -38,8 +43,10 @@ def dashboard(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     )
 
 
-def _platform_admin_required(view):  # type: ignore[no-untyped-def]
-    def wrapper(request: HttpRequest, *args, **kwargs):  # type: ignore[no-untyped-def]
+def _platform_admin_required(
+    view: Callable[Concatenate[HttpRequest, P], HttpResponse],
+) -> Callable[Concatenate[HttpRequest, P], HttpResponse]:
+    def wrapper(request: HttpRequest, /, *args: P.args, **kwargs: P.kwargs) -> HttpResponse:
         if not request.user.is_superuser:
             raise Http404()
         with rls.system_context():
@@ -65,7 +72,10 @@ def platform_organization_status(request: HttpRequest, slug: str, operation: str
     if organization is None or status is None:
         raise Http404()
     services.organization_set_status(
-        organization=organization, status=status, actor=request.user, ip=client_ip(request)
+        organization=organization,
+        status=status,
+        actor=signed_in_user(request),
+        ip=client_ip(request),
     )
     messages.success(request, f"{organization.name} is now {status}.")
     return redirect("platform_organizations")

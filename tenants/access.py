@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
+from django.contrib.auth.models import AnonymousUser, User
+from django.http import HttpRequest
+from rest_framework.request import Request
 
 from tenants import rls
 from tenants.errors import NotFound, OrganizationSuspended, RoleTooLow
@@ -25,7 +26,7 @@ class OrgContext:
 
     organization: Organization
     membership: Membership
-    user: AbstractBaseUser
+    user: User
     token: ApiToken | None = None
 
     @property
@@ -44,7 +45,7 @@ class OrgContext:
 def resolve(
     *,
     org_slug: str,
-    user: AbstractBaseUser | AnonymousUser | None,
+    user: User | AnonymousUser | None,
     token: ApiToken | None = None,
     minimum: Role = Role.VIEWER,
     enter_database_context: bool = True,
@@ -59,6 +60,7 @@ def resolve(
     """
     if user is None or not user.is_authenticated:
         raise NotFound()
+    membership: Membership | None
     if token is not None:
         membership = token.membership
         if membership.organization.slug != org_slug:
@@ -79,3 +81,11 @@ def resolve(
     if enter_database_context:
         rls.set_context(system=False, organization_id=organization.pk, user_id=user.pk)
     return OrgContext(organization=organization, membership=membership, user=user, token=token)
+
+
+def signed_in_user(request: HttpRequest | Request) -> User:
+    """The user of a request that only a signed-in user reaches (``login_required``, the admin
+    site, DRF's ``IsAuthenticated``): Django's own ``User``, never ``AnonymousUser``."""
+    user = request.user
+    assert user.is_authenticated, "the view is reached only after authentication"
+    return user

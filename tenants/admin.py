@@ -9,17 +9,18 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tenants import services
+from tenants.access import signed_in_user
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organization
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(admin.TabularInline[Membership, Organization]):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(admin.ModelAdmin[Organization]):
     list_display = ["slug", "name", "status", "created_at"]
     list_filter = ["status"]
     search_fields = ["slug", "name"]
@@ -36,7 +37,7 @@ class OrganizationAdmin(admin.ModelAdmin):
             services.organization_set_status(
                 organization=organization,
                 status="suspended",
-                actor=request.user,
+                actor=signed_in_user(request),
                 ip=request.META.get("REMOTE_ADDR"),
             )
         messages.success(request, f"Suspended {queryset.count()} organization(s).")
@@ -47,14 +48,14 @@ class OrganizationAdmin(admin.ModelAdmin):
             services.organization_set_status(
                 organization=organization,
                 status="active",
-                actor=request.user,
+                actor=signed_in_user(request),
                 ip=request.META.get("REMOTE_ADDR"),
             )
         messages.success(request, f"Resumed {queryset.count()} organization(s).")
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(admin.ModelAdmin[Membership]):
     list_display = ["user", "organization", "role", "created_at"]
     list_filter = ["role", "organization"]
     search_fields = ["user__username", "organization__slug"]
@@ -62,14 +63,14 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
+class InvitationAdmin(admin.ModelAdmin[Invitation]):
     list_display = ["email", "organization", "role", "created_at", "expires_at", "accepted_at"]
     list_filter = ["organization", "role"]
     readonly_fields = ["accepted_at", "accepted_by"]
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     list_display = [
         "name",
         "prefix",
@@ -88,7 +89,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     list_display = [
         "created_at",
         "organization",

@@ -76,7 +76,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
+# drf-spectacular registers an extension in its untyped __init_subclass__.
+class BearerTokenScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
     """Documents the token scheme in the OpenAPI schema (drf-spectacular extension)."""
 
     target_class = "tenants.authentication.BearerTokenAuthentication"

@@ -41,6 +41,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, migrations
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.state import StateApps
 
 # The message a system token signs: this backend's pid and start time. A token read from another
 # session (pg_stat_activity shows other sessions' last statements) does not verify here, and a
@@ -240,19 +243,19 @@ def enable_rls(
     ``shared_with_column`` names a second organization column whose organization may read the
     row too, never write it (a payment is the payer's row, readable by the payee)."""
 
-    def forwards(apps: object, schema_editor: object) -> None:
-        if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
+    def forwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
             return
-        schema_editor.execute(SYSTEM_CONTEXT_SQL)  # type: ignore[attr-defined]
+        schema_editor.execute(SYSTEM_CONTEXT_SQL)
         sql = _policy_sql(
             table, own_user_column=own_user_column, shared_with_column=shared_with_column
         )
-        schema_editor.execute(sql)  # type: ignore[attr-defined]
+        schema_editor.execute(sql)
 
-    def backwards(apps: object, schema_editor: object) -> None:
-        if schema_editor.connection.vendor != "postgresql":  # type: ignore[attr-defined]
+    def backwards(apps: StateApps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+        if schema_editor.connection.vendor != "postgresql":
             return
-        schema_editor.execute(  # type: ignore[attr-defined]
+        schema_editor.execute(
             f'DROP POLICY IF EXISTS tenant_isolation ON "{table}";'
             f'ALTER TABLE "{table}" NO FORCE ROW LEVEL SECURITY;'
             f'ALTER TABLE "{table}" DISABLE ROW LEVEL SECURITY;'
@@ -327,12 +330,28 @@ def after_migrate(using: str = DEFAULT_DB_ALIAS, **kwargs: Any) -> None:
     if conn.vendor != "postgresql":
         return
     install_system_key(conn)
-    credentials = getattr(conn, "portal_application_credentials", None)
+    credentials = _application_credentials(conn)
     if credentials is not None:
         grant_to_application_role(conn, credentials["USER"])
 
 
-def _switch_credentials(conn: Any, credentials: dict[str, Any]) -> dict[str, Any]:
+# While owner_connection holds a connection as the owner role, the application role's
+# credentials wait on Django's connection object (one per thread and alias), under this name.
+_APPLICATION_CREDENTIALS = "portal_application_credentials"
+
+
+def _application_credentials(conn: BaseDatabaseWrapper) -> dict[str, Any] | None:
+    credentials: dict[str, Any] | None = getattr(conn, _APPLICATION_CREDENTIALS, None)
+    return credentials
+
+
+def _set_application_credentials(
+    conn: BaseDatabaseWrapper, credentials: dict[str, Any] | None
+) -> None:
+    setattr(conn, _APPLICATION_CREDENTIALS, credentials)
+
+
+def _switch_credentials(conn: BaseDatabaseWrapper, credentials: dict[str, Any]) -> dict[str, Any]:
     previous = {key: conn.settings_dict.get(key) for key in credentials}
     conn.close()
     conn.settings_dict.update(credentials)
@@ -348,19 +367,17 @@ def owner_connection(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     """
     owner = settings.DATABASE_OWNER
     conn = connections[using]
-    if (
-        owner is None
-        or using != DEFAULT_DB_ALIAS
-        or getattr(conn, "portal_application_credentials", None) is not None
-    ):
+    if owner is None or using != DEFAULT_DB_ALIAS or _application_credentials(conn) is not None:
         yield
         return
-    conn.portal_application_credentials = _switch_credentials(conn, owner)
+    application = _switch_credentials(conn, owner)
+    _set_application_credentials(conn, application)
     try:
         yield
     finally:
-        _switch_credentials(conn, conn.portal_application_credentials)
-        conn.portal_application_credentials = None
+        # A nested application_connection has put the same credentials back by now.
+        _switch_credentials(conn, application)
+        _set_application_credentials(conn, None)
 
 
 @contextmanager
@@ -370,13 +387,13 @@ def application_connection(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
     The test suite creates its database as the owner and runs the tests inside this.
     """
     conn = connections[using]
-    credentials = getattr(conn, "portal_application_credentials", None)
+    credentials = _application_credentials(conn)
     if credentials is None:
         yield
         return
     owner = _switch_credentials(conn, credentials)
-    conn.portal_application_credentials = None
+    _set_application_credentials(conn, None)
     try:
         yield
     finally:
-        conn.portal_application_credentials = _switch_credentials(conn, owner)
+        _set_application_credentials(conn, _switch_credentials(conn, owner))

@@ -3,7 +3,7 @@ object or ``None``."""
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -11,7 +11,7 @@ from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organiz
 from tenants.roles import Role
 
 
-def memberships_of_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
+def memberships_of_user(*, user: User) -> QuerySet[Membership]:
     """The caller's memberships (the organization switcher; ``GET /api/v1/orgs/``)."""
     return Membership.objects.select_related("organization").filter(user_id=user.pk)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core import signing
 from django.core.cache import cache
 from django.core.mail import send_mail
@@ -41,7 +41,7 @@ INVITATION_SALT = "tenants.invitation"
 def audit_record(
     *,
     organization: Organization,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     action: str,
     obj: Any = None,
     ip: str | None = None,
@@ -85,8 +85,8 @@ def organization_create(
     *,
     slug: str,
     name: str,
-    owner: AbstractBaseUser | None = None,
-    actor: AbstractBaseUser | None = None,
+    owner: User | None = None,
+    actor: User | None = None,
     ip: str | None = None,
 ) -> Organization:
     """Create an organization (platform admin), optionally with its first owner."""
@@ -121,7 +121,7 @@ def organization_set_status(
     *,
     organization: Organization,
     status: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     ip: str | None = None,
 ) -> Organization:
     """Suspend or resume an organization (platform admins only)."""
@@ -147,7 +147,7 @@ def organization_set_status(
 def organization_update_settings(
     *,
     organization: Organization,
-    actor: AbstractBaseUser,
+    actor: User,
     ip: str | None = None,
     name: str | None = None,
     contact_email: str | None = None,
@@ -187,9 +187,9 @@ def _check_grantable(*, actor_role: Role | None, role: Role) -> None:
 def membership_add(
     *,
     organization: Organization,
-    user: AbstractBaseUser,
+    user: User,
     role: Role,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     actor_role: Role | None = None,
     ip: str | None = None,
 ) -> Membership:
@@ -215,7 +215,7 @@ def membership_change_role(
     *,
     membership: Membership,
     role: Role,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     actor_role: Role | None = None,
     ip: str | None = None,
 ) -> Membership:
@@ -254,7 +254,7 @@ def membership_change_role(
 def membership_remove(
     *,
     membership: Membership,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     actor_role: Role | None = None,
     ip: str | None = None,
 ) -> None:
@@ -302,7 +302,7 @@ def _open_invitations(*, organization: Organization, email: str) -> Any:
 
 
 def _invitations_close(
-    *, organization: Organization, email: str, user: AbstractBaseUser, exclude: int | None = None
+    *, organization: Organization, email: str, user: User, exclude: int | None = None
 ) -> None:
     # The person is a member now: no other invitation to the same address may stay "pending"
     # (nor be accepted later by someone holding the old link).
@@ -313,7 +313,7 @@ def _invitations_close(
 
 
 def _send_invitation_email(
-    *, invitation: Invitation, link: str, actor: AbstractBaseUser, organization: Organization
+    *, invitation: Invitation, link: str, actor: User, organization: Organization
 ) -> None:
     role = Role(invitation.role)
     transaction.on_commit(
@@ -337,7 +337,7 @@ def invitation_create(
     organization: Organization,
     email: str,
     role: Role,
-    actor: AbstractBaseUser,
+    actor: User,
     actor_role: Role | None,
     ip: str | None = None,
     base_url: str = "http://127.0.0.1:8000",
@@ -390,7 +390,7 @@ def invitation_create(
 def invitation_resend(
     *,
     invitation: Invitation,
-    actor: AbstractBaseUser,
+    actor: User,
     ip: str | None = None,
     base_url: str = "http://127.0.0.1:8000",
 ) -> tuple[Invitation, str]:
@@ -441,7 +441,7 @@ def invitation_from_token(token: str) -> Invitation:
 def invitation_accept(
     *,
     token: str,
-    user: AbstractBaseUser | None = None,
+    user: User | None = None,
     username: str | None = None,
     password: str | None = None,
     ip: str | None = None,
@@ -504,9 +504,7 @@ def invitation_accept(
 
 
 @transaction.atomic
-def invitation_revoke(
-    *, invitation: Invitation, actor: AbstractBaseUser, ip: str | None = None
-) -> Invitation:
+def invitation_revoke(*, invitation: Invitation, actor: User, ip: str | None = None) -> Invitation:
     if invitation.accepted_at is None and invitation.revoked_at is None:
         invitation.revoked_at = timezone.now()
         invitation.save(update_fields=["revoked_at"])
@@ -527,7 +525,7 @@ def token_create(
     membership: Membership,
     name: str,
     expires_at: datetime | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: User | None = None,
     ip: str | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token for ``membership``; returns the row and the secret (shown once).
@@ -575,9 +573,7 @@ def token_create(
 
 
 @transaction.atomic
-def token_revoke(
-    *, api_token: ApiToken, actor: AbstractBaseUser, ip: str | None = None
-) -> ApiToken:
+def token_revoke(*, api_token: ApiToken, actor: User, ip: str | None = None) -> ApiToken:
     if api_token.revoked_at is None:
         api_token.revoked_at = timezone.now()
         api_token.save(update_fields=["revoked_at"])

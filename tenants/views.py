@@ -68,7 +68,7 @@ def member_invite(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
                 organization=ctx.organization,
                 email=form.cleaned_data["email"],
                 role=Role(form.cleaned_data["role"]),
-                actor=request.user,
+                actor=ctx.user,
                 actor_role=ctx.role,
                 ip=client_ip(request),
                 base_url=request.build_absolute_uri("/"),
@@ -94,7 +94,7 @@ def member_role(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
             services.membership_change_role(
                 membership=membership,
                 role=Role(form.cleaned_data["role"]),
-                actor=request.user,
+                actor=ctx.user,
                 actor_role=ctx.role,
                 ip=client_ip(request),
             )
@@ -116,7 +116,7 @@ def member_remove(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRespons
         raise Http404()
     try:
         services.membership_remove(
-            membership=membership, actor=request.user, actor_role=ctx.role, ip=client_ip(request)
+            membership=membership, actor=ctx.user, actor_role=ctx.role, ip=client_ip(request)
         )
         messages.success(request, f"{membership.user.username} was removed.")
     except TenantError as exc:
@@ -130,7 +130,7 @@ def invitation_revoke(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRes
     invitation = selectors.invitation_get(organization=ctx.organization, pk=pk)
     if invitation is None:
         raise Http404()
-    services.invitation_revoke(invitation=invitation, actor=request.user, ip=client_ip(request))
+    services.invitation_revoke(invitation=invitation, actor=ctx.user, ip=client_ip(request))
     messages.success(request, f"Invitation for {invitation.email} revoked.")
     return redirect("members", org=ctx.organization.slug)
 
@@ -144,7 +144,7 @@ def invitation_resend(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRes
     try:
         invitation, link = services.invitation_resend(
             invitation=invitation,
-            actor=request.user,
+            actor=ctx.user,
             ip=client_ip(request),
             base_url=request.build_absolute_uri("/"),
         )
@@ -166,7 +166,7 @@ def tokens(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
                 membership=ctx.membership,
                 name=form.cleaned_data["name"],
                 expires_at=form.cleaned_data.get("expires_at"),
-                actor=request.user,
+                actor=ctx.user,
                 ip=client_ip(request),
             )
             form = TokenForm()
@@ -197,7 +197,7 @@ def token_revoke(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse
     api_token = selectors.token_get(organization=ctx.organization, membership=ctx.membership, pk=pk)
     if api_token is None:
         raise Http404()
-    services.token_revoke(api_token=api_token, actor=request.user, ip=client_ip(request))
+    services.token_revoke(api_token=api_token, actor=ctx.user, ip=client_ip(request))
     messages.success(request, f"Token “{api_token.name}” revoked.")
     return redirect("tokens", org=ctx.organization.slug)
 
@@ -213,7 +213,7 @@ def organization_settings(request: HttpRequest, ctx: OrgContext) -> HttpResponse
     if request.method == "POST" and form.is_valid():
         services.organization_update_settings(
             organization=organization,
-            actor=request.user,
+            actor=ctx.user,
             ip=client_ip(request),
             **form.cleaned_data,
         )

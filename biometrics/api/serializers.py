@@ -13,7 +13,7 @@ from biometrics.services import CURRENT_POLICY_VERSION, MAX_ENROLLMENT_IMAGES
 from kernel.patterns import EXTERNAL_REF, anchored
 
 
-class SubjectInputSerializer(serializers.Serializer):
+class SubjectInputSerializer(serializers.Serializer[Any]):
     external_ref = serializers.RegexField(
         anchored(EXTERNAL_REF),
         max_length=100,
@@ -22,7 +22,7 @@ class SubjectInputSerializer(serializers.Serializer):
     display_name = serializers.CharField(max_length=200, allow_blank=True, default="")
 
 
-class SubjectSerializer(serializers.ModelSerializer):
+class SubjectSerializer(serializers.ModelSerializer[Subject]):
     template_count = serializers.SerializerMethodField()
 
     class Meta:
@@ -42,7 +42,7 @@ class SubjectSerializer(serializers.ModelSerializer):
         return annotated if annotated is not None else subject.templates.count()
 
 
-class ConsentInputSerializer(serializers.Serializer):
+class ConsentInputSerializer(serializers.Serializer[Any]):
     purpose = serializers.ChoiceField(choices=Purpose.choices)
     policy_version = serializers.CharField(max_length=50, default=CURRENT_POLICY_VERSION)
     method = serializers.ChoiceField(
@@ -51,7 +51,7 @@ class ConsentInputSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
-class ConsentSerializer(serializers.ModelSerializer):
+class ConsentSerializer(serializers.ModelSerializer[Consent]):
     granted_by = serializers.CharField(source="granted_by.username", default=None, read_only=True)
     state = serializers.CharField(read_only=True)
 
@@ -73,7 +73,7 @@ class ConsentSerializer(serializers.ModelSerializer):
         ]
 
 
-class EnrollmentInputSerializer(serializers.Serializer):
+class EnrollmentInputSerializer(serializers.Serializer[Any]):
     images = serializers.ListField(
         child=serializers.FileField(),
         min_length=1,
@@ -86,24 +86,24 @@ class EnrollmentInputSerializer(serializers.Serializer):
     )
 
 
-class JobAcceptedSerializer(serializers.Serializer):
+class JobAcceptedSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     status = serializers.CharField()
     status_url = serializers.CharField()
 
 
-class ErrorSummarySerializer(serializers.Serializer):
+class ErrorSummarySerializer(serializers.Serializer[Any]):
     code = serializers.CharField()
     message = serializers.CharField()
 
 
-class DuplicateSerializer(serializers.Serializer):
+class DuplicateSerializer(serializers.Serializer[Any]):
     subject_id = serializers.IntegerField()
     external_ref = serializers.CharField()
     distance = serializers.FloatField()
 
 
-class EnrollmentSerializer(serializers.ModelSerializer):
+class EnrollmentSerializer(serializers.ModelSerializer[Enrollment]):
     error = serializers.SerializerMethodField()
     duplicates = DuplicateSerializer(many=True)
     subject_id = serializers.IntegerField()
@@ -127,7 +127,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         return error_summary(enrollment.error_code, enrollment.error_message)
 
 
-class ImageInputSerializer(serializers.Serializer):
+class ImageInputSerializer(serializers.Serializer[Any]):
     image = serializers.FileField(help_text="A photo (JPEG, PNG or WebP, at most 10 MB).")
 
 
@@ -135,7 +135,7 @@ class IdentifyInputSerializer(ImageInputSerializer):
     top_k = serializers.IntegerField(min_value=1, max_value=20, default=5)
 
 
-class VerificationResultSerializer(serializers.Serializer):
+class VerificationResultSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     status = serializers.CharField()
     verified = serializers.BooleanField(allow_null=True)
@@ -145,13 +145,13 @@ class VerificationResultSerializer(serializers.Serializer):
     error = ErrorSummarySerializer(allow_null=True)
 
 
-class CandidateSerializer(serializers.Serializer):
+class CandidateSerializer(serializers.Serializer[Any]):
     subject_id = serializers.IntegerField()
     external_ref = serializers.CharField()
     distance = serializers.FloatField()
 
 
-class IdentificationResultSerializer(serializers.Serializer):
+class IdentificationResultSerializer(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     status = serializers.CharField()
     candidates = CandidateSerializer(many=True)
@@ -160,7 +160,7 @@ class IdentificationResultSerializer(serializers.Serializer):
     error = ErrorSummarySerializer(allow_null=True)
 
 
-class BiometricSettingsSerializer(serializers.ModelSerializer):
+class BiometricSettingsSerializer(serializers.ModelSerializer[BiometricSettings]):
     effective_threshold = serializers.FloatField(read_only=True)
 
     class Meta:

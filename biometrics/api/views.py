@@ -54,7 +54,8 @@ def _read(upload: UploadedFile, position: int | None = None) -> bytes:
         if position is not None:
             details["image"] = position
         raise BiometricError(IMAGE_TOO_LARGE, details=details)
-    return upload.read()
+    data: bytes = upload.read()
+    return data
 
 
 def _accepted(job_id: int, job_status: str, url: str) -> Response:
@@ -152,7 +153,7 @@ class SubjectViewSet(mixins.ListModelMixin, OrgGenericViewSet):
         data.is_valid(raise_exception=True)
         subject = services.subject_create(
             organization=self.ctx.organization,
-            actor=request.user,
+            actor=self.ctx.user,
             ip=client_ip(request),
             **data.validated_data,
         )
@@ -165,7 +166,7 @@ class SubjectViewSet(mixins.ListModelMixin, OrgGenericViewSet):
         services.subject_erase(
             organization=self.ctx.organization,
             subject=subject,
-            actor=request.user,
+            actor=self.ctx.user,
             ip=client_ip(request),
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -191,7 +192,7 @@ class SubjectConsentsView(OrgAPIView):
         consent = services.consent_grant(
             organization=self.ctx.organization,
             subject=subject,
-            granted_by=request.user,
+            granted_by=self.ctx.user,
             ip=client_ip(request),
             **data.validated_data,
         )
@@ -214,7 +215,7 @@ class ConsentRevokeView(OrgAPIView):
         consent = services.consent_revoke(
             organization=self.ctx.organization,
             consent=consent,
-            actor=request.user,
+            actor=self.ctx.user,
             ip=client_ip(request),
         )
         return Response(s.ConsentSerializer(consent).data)
@@ -246,7 +247,7 @@ class SubjectEnrollmentsView(OrgAPIView):
             organization=self.ctx.organization,
             subject=subject,
             images=images,
-            actor=request.user,
+            actor=self.ctx.user,
             ip=client_ip(request),
             allow_duplicates=data.validated_data["allow_duplicates"],
         )
@@ -285,7 +286,7 @@ class VerifyView(OrgAPIView):
         attempt = services.verification_request(
             organization=organization,
             subject=subject,
-            actor=request.user,
+            actor=self.ctx.user,
             image=_read(data.validated_data["image"]),
         )
         return _answer_when_done(
@@ -327,7 +328,7 @@ class IdentifyView(OrgAPIView):
         data.is_valid(raise_exception=True)
         attempt = services.identification_request(
             organization=organization,
-            actor=request.user,
+            actor=self.ctx.user,
             top_k=data.validated_data["top_k"],
             image=_read(data.validated_data["image"]),
         )
@@ -361,6 +362,7 @@ class BiometricSettingsView(OrgAPIView):
 
     def _body(self) -> dict[str, Any]:
         row = selectors.settings_for(organization=self.ctx.organization)
+        # Not a model field: the threshold in force, computed for the serializer to show.
         row.effective_threshold = selectors.threshold_for(  # type: ignore[attr-defined]
             organization=self.ctx.organization
         )
@@ -381,6 +383,6 @@ class BiometricSettingsView(OrgAPIView):
             **data.validated_data,
         }
         services.settings_update(
-            organization=self.ctx.organization, actor=request.user, ip=client_ip(request), **values
+            organization=self.ctx.organization, actor=self.ctx.user, ip=client_ip(request), **values
         )
         return Response(self._body())

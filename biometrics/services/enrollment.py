@@ -7,7 +7,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -72,7 +72,7 @@ def enrollment_create(
     organization: Organization,
     subject: Subject,
     images: Sequence[bytes],
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     allow_duplicates: bool = False,
     ip: str | None = None,
 ) -> Enrollment:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,6 +39,15 @@ from tenants.models import Organization
 
 logger = logging.getLogger(__name__)
 
+_Attempt = TypeVar("_Attempt", VerificationAttempt, IdentificationAttempt)
+
+
+class Candidate(TypedDict):
+    """One entry of ``IdentificationAttempt.candidates``: a subject id and its distance."""
+
+    subject_id: int
+    distance: float
+
 
 def _probe_aad(organization_id: int, probe_id: int) -> bytes:
     return b"probe|%d|%d" % (organization_id, probe_id)
@@ -58,6 +67,8 @@ def _probe_create(organization: Organization, data: bytes) -> ProbeImage:
 
 def _probe_take(probe_id: int | None, organization_id: int) -> bytes | None:
     """The probe photo's bytes, deleting it: a photo is read once, then it is gone."""
+    if probe_id is None:
+        return None
     probe = ProbeImage.objects.filter(pk=probe_id, organization_id=organization_id).first()
     if probe is None:
         return None
@@ -76,7 +87,7 @@ def verification_request(
     organization: Organization,
     subject: Subject,
     image: bytes,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
 ) -> VerificationAttempt:
     """Check consent and enrollment, seal the photo for a worker, record a pending attempt."""
     require_active(subject)
@@ -94,7 +105,7 @@ def verification_request(
 
 
 @transaction.atomic
-def _attempt_finish(attempt: Any, **fields: Any) -> Any:
+def _attempt_finish(attempt: _Attempt, **fields: Any) -> _Attempt:
     locked = type(attempt).objects.select_for_update().get(pk=attempt.pk)
     if locked.status != MatchStatus.PENDING:
         return locked
@@ -159,7 +170,7 @@ def identification_request(
     organization: Organization,
     image: bytes,
     top_k: int,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
 ) -> IdentificationAttempt:
     """Seal the photo for a worker and record a pending 1:N search."""
     return IdentificationAttempt.objects.create(
@@ -205,7 +216,9 @@ def identification_process(
         organization=organization, subject_ids=[m.id for m in matches]
     )
     candidates = [
-        {"subject_id": m.id, "distance": round(m.distance, 6)} for m in matches if m.id in allowed
+        Candidate(subject_id=m.id, distance=round(m.distance, 6))
+        for m in matches
+        if m.id in allowed
     ][: attempt.top_k]
     if candidates:
         Subject.objects.filter(pk=candidates[0]["subject_id"]).update(last_used_at=timezone.now())

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -43,7 +43,7 @@ def settings_update(
     organization: Organization,
     threshold: float | None,
     retention_days: int | None,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     ip: str | None = None,
 ) -> BiometricSettings:
     """Change the threshold override (clamped where used) and the template retention period."""
@@ -68,7 +68,7 @@ def subject_create(
     organization: Organization,
     external_ref: str,
     display_name: str,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     ip: str | None = None,
 ) -> Subject:
     """Create a subject with a fresh wrapped data key. ``external_ref`` is unique per org."""
@@ -103,7 +103,7 @@ def consent_grant(
     purpose: str,
     policy_version: str,
     method: str,
-    granted_by: AbstractBaseUser | None,
+    granted_by: User | None,
     expires_at: datetime | None = None,
     ip: str | None = None,
 ) -> Consent:
@@ -153,7 +153,7 @@ def consent_revoke(
     *,
     organization: Organization,
     consent: Consent,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     ip: str | None = None,
 ) -> Consent:
     """Revoke a consent (idempotent). Without an enrollment consent left, the subject's
@@ -210,7 +210,7 @@ def subject_erase(
     *,
     organization: Organization,
     subject: Subject,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     ip: str | None = None,
 ) -> Subject:
     """Erase a subject: destroy its data key (crypto-shredding), revoke its templates and

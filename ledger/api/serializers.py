@@ -19,7 +19,7 @@ from ledger.models import (
 from ledger.state.limits import SLUG_PATTERN
 
 
-class BlockSerializer(serializers.ModelSerializer):
+class BlockSerializer(serializers.ModelSerializer[MirrorBlock]):
     time = serializers.DateTimeField(read_only=True, help_text="Proposal time (UTC).")
 
     class Meta:
@@ -30,7 +30,7 @@ class BlockSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class TransactionSerializer(serializers.ModelSerializer):
+class TransactionSerializer(serializers.ModelSerializer[MirrorTransaction]):
     height = serializers.IntegerField(source="block.height", read_only=True)
     block_hash = serializers.CharField(source="block.hash", read_only=True)
 
@@ -59,13 +59,13 @@ class BlockDetailSerializer(BlockSerializer):
         return list(TransactionSerializer(rows, many=True).data)
 
 
-class PeerSerializer(serializers.Serializer):
+class PeerSerializer(serializers.Serializer[Any]):
     index = serializers.IntegerField()
     connected = serializers.BooleanField()
     last_seen_ms = serializers.IntegerField(allow_null=True, required=False)
 
 
-class ValidatorHealthSerializer(serializers.Serializer):
+class ValidatorHealthSerializer(serializers.Serializer[Any]):
     url = serializers.CharField()
     healthy = serializers.BooleanField()
     error = serializers.CharField(required=False)
@@ -79,7 +79,7 @@ class ValidatorHealthSerializer(serializers.Serializer):
     peers = PeerSerializer(many=True, required=False)
 
 
-class OutboxSerializer(serializers.ModelSerializer):
+class OutboxSerializer(serializers.ModelSerializer[LedgerOutbox]):
     governance_root = serializers.SerializerMethodField(
         help_text="For a row awaiting approvals: what each approving validator organization "
         "signs (Ed25519, hex)."
@@ -102,23 +102,23 @@ class OutboxSerializer(serializers.ModelSerializer):
             return None
 
 
-class ApprovalInputSerializer(serializers.Serializer):
+class ApprovalInputSerializer(serializers.Serializer[Any]):
     org_id = serializers.RegexField(anchored(SLUG_PATTERN), help_text="Approving org.")
     signature = serializers.RegexField(r"^[0-9a-f]{128}$", help_text="Ed25519 signature, hex.")
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(serializers.ModelSerializer[MirrorAccount]):
     class Meta:
         model = MirrorAccount
         fields = ["account_id", "currency", "owner", "balance", "height"]
 
 
-class OrganizationKeySerializer(serializers.ModelSerializer):
+class OrganizationKeySerializer(serializers.ModelSerializer[OrganizationKey]):
     class Meta:
         model = OrganizationKey
         fields = ["id", "public_key", "status", "created_at", "retired_at"]
 
 
-class KeyRotationSerializer(serializers.Serializer):
+class KeyRotationSerializer(serializers.Serializer[Any]):
     outbox = OutboxSerializer()
     message = serializers.CharField()

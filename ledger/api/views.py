@@ -40,7 +40,7 @@ def _not_found(what: str) -> NotFound:
 # --- alliance-wide ---------------------------------------------------------------------------
 
 
-class BlockListView(generics.ListAPIView):
+class BlockListView(generics.ListAPIView[MirrorBlock]):
     """Committed blocks, newest first (height, time, proposer, transaction count, signers)."""
 
     serializer_class = s.BlockSerializer

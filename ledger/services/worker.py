@@ -146,6 +146,8 @@ def _sign(
             row.status = LedgerOutbox.Status.AWAITING_APPROVALS
             report.parked.append(row.pk)
             return
+        # GOVERNED is true exactly on the GovernancePayload classes; mypy cannot narrow a union on
+        # a ClassVar.
         payload = with_approvals(payload, approvals)  # type: ignore[type-var]
     tx = sign_transaction(
         private_key=key,
@@ -355,7 +357,8 @@ def _save_rows(rows: list[LedgerOutbox], field_names: list[str]) -> None:
     if not rows:
         return
     meta = LedgerOutbox._meta
-    fields = [meta.get_field(name) for name in field_names]
+    concrete = {field.name: field for field in meta.concrete_fields}
+    fields = [concrete[name] for name in field_names]
     quote = connection.ops.quote_name
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     table, key = quote(meta.db_table), quote(meta.pk.column)

@@ -40,7 +40,7 @@ class LedgerAccountIdField(serializers.RegexField):
         super().__init__(anchored(ACCOUNT_ID_PATTERN), max_length=64, **kwargs)
 
 
-class PaymentAccountSerializer(serializers.ModelSerializer):
+class PaymentAccountSerializer(serializers.ModelSerializer[Any]):
     """An account with its balances in minor units: ``posted`` as the ledger last reported it,
     ``held`` (0 until holds exist) and ``available = posted - held``."""
 
@@ -64,19 +64,19 @@ class PaymentAccountSerializer(serializers.ModelSerializer):
         return self.get_posted(account) - self.get_held(account)
 
 
-class PaymentAccountOpenSerializer(serializers.Serializer):
+class PaymentAccountOpenSerializer(serializers.Serializer[Any]):
     currency = serializers.ChoiceField(choices=_CURRENCY_CHOICES)
     name = serializers.CharField(max_length=100)
 
 
-class DirectoryAccountSerializer(serializers.Serializer):
+class DirectoryAccountSerializer(serializers.Serializer[Any]):
     id = serializers.CharField()
     organization = serializers.CharField(help_text="Slug of the organization holding it.")
     currency = serializers.CharField()
     name = serializers.CharField()
 
 
-class PaymentCreateSerializer(serializers.Serializer):
+class PaymentCreateSerializer(serializers.Serializer[Any]):
     from_account = LedgerAccountIdField(help_text="One of the organization's open accounts.")
     to_account = LedgerAccountIdField(help_text="Any open account of the directory.")
     amount = AmountField(help_text="Minor units of the currency (its ISO 4217 exponent).")
@@ -84,7 +84,7 @@ class PaymentCreateSerializer(serializers.Serializer):
     memo = serializers.CharField(max_length=140, required=False, allow_blank=True, default="")
 
 
-class PaymentSerializer(serializers.ModelSerializer):
+class PaymentSerializer(serializers.ModelSerializer[Any]):
     """A payment as the payer or the payee sees it (``direction`` is relative to the caller's
     organization)."""
 
@@ -114,11 +114,11 @@ class PaymentSerializer(serializers.ModelSerializer):
         return "incoming"
 
 
-class DirectionQuerySerializer(serializers.Serializer):
+class DirectionQuerySerializer(serializers.Serializer[Any]):
     direction = serializers.ChoiceField(choices=["incoming", "outgoing"], required=False)
 
 
-class ApprovalPolicySerializer(serializers.Serializer):
+class ApprovalPolicySerializer(serializers.Serializer[Any]):
     """Maker-checker thresholds per currency, in minor units: a payment above its currency's
     threshold waits for a second person (admin or owner)."""
 

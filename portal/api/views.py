@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -12,7 +14,7 @@ from tenants.api.base import OrgAPIView
 from tenants.roles import Role
 
 
-class RealtimeTicketSerializer(serializers.Serializer):
+class RealtimeTicketSerializer(serializers.Serializer[Any]):
     ticket = serializers.CharField()
     expires_in = serializers.IntegerField(help_text="Seconds the ticket stays valid.")
 

@@ -60,6 +60,7 @@ class OrgScopedMixin:
         return self.write_role
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A mixin: super() is the DRF view it is mixed into, which mypy cannot see from here.
         super().initial(request, *args, **kwargs)  # type: ignore[misc]
         token = request.auth if isinstance(request.auth, ApiToken) else None
         self.ctx = resolve(
@@ -82,7 +83,7 @@ class OrgAPIView(OrgScopedMixin, APIView):
 
 
 @extend_schema(parameters=[ORG_PARAMETER])
-class OrgGenericViewSet(OrgScopedMixin, viewsets.GenericViewSet):
+class OrgGenericViewSet(OrgScopedMixin, viewsets.GenericViewSet[Any]):
     """CRUD over a scoped queryset; subclasses implement ``get_base_queryset``."""
 
     def get_base_queryset(self) -> QuerySet[Any]:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -7,11 +10,11 @@ from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organiz
 from tenants.roles import Role
 
 # The columns' length: an address the validator accepts (up to 320 characters) may not fit it.
-_INVITATION_EMAIL_MAX = Invitation._meta.get_field("email").max_length
-_CONTACT_EMAIL_MAX = Organization._meta.get_field("contact_email").max_length
+_INVITATION_EMAIL_MAX: int = Invitation._meta.get_field("email").max_length or 254
+_CONTACT_EMAIL_MAX: int = Organization._meta.get_field("contact_email").max_length or 254
 
 
-class MyOrganizationSerializer(serializers.Serializer):
+class MyOrganizationSerializer(serializers.Serializer[Membership]):
     """An organization as seen by one of its members."""
 
     slug = serializers.SlugField(source="organization.slug")
@@ -23,7 +26,7 @@ class MyOrganizationSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(source="organization.created_at")
 
 
-class OrganizationSerializer(serializers.ModelSerializer):
+class OrganizationSerializer(serializers.ModelSerializer[Organization]):
     # Empty when unset, so documented as a plain string rather than format "email".
     contact_email = serializers.CharField(read_only=True)
 
@@ -33,14 +36,14 @@ class OrganizationSerializer(serializers.ModelSerializer):
         read_only_fields = ["slug", "status", "created_at"]
 
 
-class OrganizationSettingsInputSerializer(serializers.Serializer):
+class OrganizationSettingsInputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=200, required=False)
     contact_email = serializers.EmailField(
         required=False, allow_blank=True, max_length=_CONTACT_EMAIL_MAX
     )
 
 
-class MemberSerializer(serializers.ModelSerializer):
+class MemberSerializer(serializers.ModelSerializer[Membership]):
     username = serializers.CharField(source="user.username", read_only=True)
     email = serializers.EmailField(source="user.email", read_only=True)
 
@@ -50,11 +53,11 @@ class MemberSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "username", "email", "created_at"]
 
 
-class MemberRoleInputSerializer(serializers.Serializer):
+class MemberRoleInputSerializer(serializers.Serializer[Any]):
     role = serializers.ChoiceField(choices=Role.choices)
 
 
-class InvitationSerializer(serializers.ModelSerializer):
+class InvitationSerializer(serializers.ModelSerializer[Invitation]):
     invited_by = serializers.CharField(source="invited_by.username", read_only=True, default=None)
     state = serializers.CharField(read_only=True)
 
@@ -73,7 +76,7 @@ class InvitationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvitationInputSerializer(serializers.Serializer):
+class InvitationInputSerializer(serializers.Serializer[Any]):
     email = serializers.EmailField(max_length=_INVITATION_EMAIL_MAX)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
@@ -86,7 +89,7 @@ class InvitationCreatedSerializer(InvitationSerializer):
         read_only_fields = fields
 
 
-class TokenSerializer(serializers.ModelSerializer):
+class TokenSerializer(serializers.ModelSerializer[ApiToken]):
     owner = serializers.CharField(source="membership.user.username", read_only=True)
     state = serializers.CharField(read_only=True)
 
@@ -106,11 +109,11 @@ class TokenSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TokenInputSerializer(serializers.Serializer):
+class TokenInputSerializer(serializers.Serializer[Any]):
     name = serializers.CharField(max_length=100)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
-    def validate_expires_at(self, value):  # type: ignore[no-untyped-def]
+    def validate_expires_at(self, value: datetime | None) -> datetime | None:
         if value is not None and value <= timezone.now():
             raise serializers.ValidationError("Must be in the future.")
         return value
@@ -124,7 +127,7 @@ class TokenCreatedSerializer(TokenSerializer):
         read_only_fields = fields
 
 
-class AuditEventSerializer(serializers.ModelSerializer):
+class AuditEventSerializer(serializers.ModelSerializer[AuditEvent]):
     actor = serializers.CharField(source="actor_label", read_only=True)
 
     class Meta:
@@ -144,7 +147,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
 
 # --- Platform admin ---------------------------------------------------------------------------
-class AdminOrganizationSerializer(serializers.ModelSerializer):
+class AdminOrganizationSerializer(serializers.ModelSerializer[Organization]):
     contact_email = serializers.CharField(read_only=True)
     member_count = serializers.IntegerField(read_only=True, default=0)
 
@@ -154,12 +157,12 @@ class AdminOrganizationSerializer(serializers.ModelSerializer):
         read_only_fields = ["status", "created_at", "member_count"]
 
 
-class AdminOrganizationInputSerializer(serializers.Serializer):
+class AdminOrganizationInputSerializer(serializers.Serializer[Any]):
     slug = serializers.SlugField(max_length=50)
     name = serializers.CharField(max_length=200)
     owner = serializers.CharField(required=False, help_text="Username of the first owner.")
 
 
-class AdminMembershipInputSerializer(serializers.Serializer):
+class AdminMembershipInputSerializer(serializers.Serializer[Any]):
     username = serializers.CharField()
     role = serializers.ChoiceField(choices=Role.choices)

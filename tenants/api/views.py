@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from kernel.http import client_ip
 from tenants import rls, selectors, services
+from tenants.access import signed_in_user
 from tenants.api import serializers as s
 from tenants.api.base import OrgAPIView, OrgGenericViewSet
 from tenants.errors import NotFound, UnknownUser
@@ -26,7 +27,7 @@ from tenants.models import ApiToken, AuditEvent, Invitation, Membership, Organiz
 from tenants.roles import Role
 
 
-class MyOrganizationsView(ListAPIView):
+class MyOrganizationsView(ListAPIView[Membership]):
     """The organizations the caller belongs to, with the caller's role in each."""
 
     serializer_class = s.MyOrganizationSerializer
@@ -35,7 +36,7 @@ class MyOrganizationsView(ListAPIView):
     def get_queryset(self) -> QuerySet[Membership]:
         if getattr(self, "swagger_fake_view", False):
             return Membership.objects.none()
-        qs = selectors.memberships_of_user(user=self.request.user)
+        qs = selectors.memberships_of_user(user=signed_in_user(self.request))
         if isinstance(self.request.auth, ApiToken):
             # A token is bound to one membership: it sees only that organization.
             qs = qs.filter(pk=self.request.auth.membership_id)
@@ -58,7 +59,7 @@ class OrganizationView(OrgAPIView):
         data.is_valid(raise_exception=True)
         organization = services.organization_update_settings(
             organization=self.ctx.organization,
-            actor=request.user,
+            actor=self.ctx.user,
             ip=client_ip(request),
             **data.validated_data,
         )
@@ -97,7 +98,7 @@ class MemberViewSet(
         membership = services.membership_change_role(
             membership=membership,
             role=Role(data.validated_data["role"]),
-            actor=request.user,
+            actor=self.ctx.user,
             actor_role=self.ctx.role,
             ip=client_ip(request),
         )
@@ -106,7 +107,7 @@ class MemberViewSet(
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         services.membership_remove(
             membership=self.get_object(),
-            actor=request.user,
+            actor=self.ctx.user,
             actor_role=self.ctx.role,
             ip=client_ip(request),
         )
@@ -135,7 +136,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGen
             organization=self.ctx.organization,
             email=data.validated_data["email"],
             role=Role(data.validated_data["role"]),
-            actor=request.user,
+            actor=self.ctx.user,
             actor_role=self.ctx.role,
             ip=client_ip(request),
             base_url=request.build_absolute_uri("/"),
@@ -148,7 +149,7 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGen
         """Email the invitation again with a fresh expiry; answers its link once more."""
         invitation, link = services.invitation_resend(
             invitation=self.get_object(),
-            actor=request.user,
+            actor=self.ctx.user,
             ip=client_ip(request),
             base_url=request.build_absolute_uri("/"),
         )
@@ -158,12 +159,13 @@ class InvitationViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGen
     @action(detail=True, methods=["post"])
     def revoke(self, request: Request, org: str, pk: str) -> Response:
         invitation = services.invitation_revoke(
-            invitation=self.get_object(), actor=request.user, ip=client_ip(request)
+            invitation=self.get_object(), actor=self.ctx.user, ip=client_ip(request)
         )
         return Response(s.InvitationSerializer(invitation).data)
 
 
 def _with_link(invitation: Invitation, link: str, *, status: int) -> Response:
+    # Not a model field: the link exists only in this answer, for the serializer to show.
     invitation.accept_url = link  # type: ignore[attr-defined]
     response = Response(s.InvitationCreatedSerializer(invitation).data, status=status)
     # The link lets whoever holds it join: no cache may keep the answer.
@@ -193,9 +195,10 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGenericV
             membership=self.ctx.membership,
             name=data.validated_data["name"],
             expires_at=data.validated_data.get("expires_at"),
-            actor=request.user,
+            actor=self.ctx.user,
             ip=client_ip(request),
         )
+        # Not a model field: the secret is shown in this answer only, never stored.
         api_token.token = secret  # type: ignore[attr-defined]
         response = Response(
             s.TokenCreatedSerializer(api_token).data, status=status.HTTP_201_CREATED
@@ -208,7 +211,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGenericV
     def destroy(self, request: Request, org: str, pk: str) -> Response:
         """Revoke the token (the row is kept for the audit trail)."""
         api_token = services.token_revoke(
-            api_token=self.get_object(), actor=request.user, ip=client_ip(request)
+            api_token=self.get_object(), actor=self.ctx.user, ip=client_ip(request)
         )
         return Response(s.TokenSerializer(api_token).data)
 
@@ -276,7 +279,7 @@ class AdminOrganizationListView(APIView):
                 slug=data.validated_data["slug"],
                 name=data.validated_data["name"],
                 owner=owner,
-                actor=request.user,
+                actor=signed_in_user(request),
                 ip=client_ip(request),
             )
         return Response(
@@ -324,7 +327,7 @@ class AdminOrganizationStatusView(APIView):
             organization = services.organization_set_status(
                 organization=_admin_org(slug),
                 status=new_status,
-                actor=request.user,
+                actor=signed_in_user(request),
                 ip=client_ip(request),
             )
         return Response(s.AdminOrganizationSerializer(organization).data)
@@ -348,7 +351,7 @@ class AdminMembershipView(APIView):
                 organization=_admin_org(slug),
                 user=user,
                 role=Role(data.validated_data["role"]),
-                actor=request.user,
+                actor=signed_in_user(request),
                 actor_role=None,
                 ip=client_ip(request),
             )
