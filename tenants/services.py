@@ -1,4 +1,4 @@
-"""Writes of the tenants app (house style: keyword-only, typed, atomic, audited)."""
+"""Writes of the tenants app: keyword-only, typed, atomic, audited."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """The replica: a pure DiemBFT v4 / Jolteon state machine driven by messages and ticks.
 
 docs/ledger.md describes the protocol; each handler names the section it implements. Handlers are
-all-or-nothing (STYLE.md rule 5): ``_check_*`` methods validate the whole message and may raise an
-``InvalidMessage`` subclass without touching any state; only then does ``_apply_*`` assign. The
+all-or-nothing (an invalid message must not modify any state): ``_check_*`` methods validate the
+whole message and may raise an ``InvalidMessage`` subclass without touching any state; only then
+does ``_apply_*`` assign. The
 ``execute`` and ``on_reconfigure`` callbacks must be deterministic and must not raise; they can be
 called while validating a message that is later rejected.
 """

@@ -37,7 +37,7 @@ Malformed input
     that must produce bytes (``SkToPk``, ``Sign``, ``Aggregate``, ``AggregatePublicKeys``,
     ``PopProve``, ``KeyGen``) raise ``BLSError``. No other exception crosses this boundary.
 
-Cost discipline (ARCHITECTURE.md, Ledger)
+Cost discipline (py_ecc Verify costs ~260 ms, blst ~1 ms; docs/ledger.md, Cost discipline)
     Pairings dominate: validate every validator key once, at admission (``KeyValidate`` +
     ``PopVerify``); cache decoded and aggregate keys; check a quorum certificate with ONE
     verification of the aggregate signature against the cached aggregate key; search for a bad

@@ -1,7 +1,7 @@
 """Ethereum's BLS conformance vectors (ciphersuite ``..._POP_``) against both backends.
 
-Runs only when ``BLS_VECTORS_DIR`` points at the vectors (``.ci/run`` sets it to
-``../shared/vectors/bls12-381``): unset -> skipped with a reason; set but missing or incomplete ->
+Runs only when ``BLS_VECTORS_DIR`` points at the vectors (``.ci/run`` sets it to the folder of
+the vectors beside the checkout): unset -> skipped with a reason; set but missing or incomplete ->
 failed. Each file is ``{"input": ..., "output": ...}`` under one folder per handler; ``output``
 null means "the operation must refuse" (BLSError for Sign/Aggregate).
 
@@ -145,7 +145,7 @@ def collect_cases() -> list[Any]:
     """One pytest param per (backend, vector file); a single skip or failure marker otherwise."""
     root = os.environ.get(ENV)
     if not root:
-        reason = f"{ENV} is not set (CI sets it to ../shared/vectors/bls12-381)"
+        reason = f"{ENV} is not set (CI sets it to the folder of the Ethereum BLS vectors)"
         return [pytest.param(None, None, None, marks=pytest.mark.skip(reason=reason), id="unset")]
     folder = Path(root)
     files = sorted(folder.glob("*/*.json")) if folder.is_dir() else []
@@ -163,7 +163,7 @@ def test_the_vectors_directory_has_every_handler() -> None:
     # Given the directory CI points at
     root = os.environ.get(ENV)
     if not root:
-        pytest.skip(f"{ENV} is not set (CI sets it to ../shared/vectors/bls12-381)")
+        pytest.skip(f"{ENV} is not set (CI sets it to the folder of the Ethereum BLS vectors)")
     folder = Path(root)
     # When its handler folders are listed
     present = (
