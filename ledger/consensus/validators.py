@@ -1,9 +1,9 @@
 """The validator set of one epoch: keys validated once, decoded and aggregate keys cached.
 
 Cost discipline (docs/ledger.md): a key is checked (KeyValidate + proof of possession) once,
-when the set is built; afterwards a quorum certificate costs one aggregate-key lookup (cached per signer bitmap)
-and one signature verification, whatever n is. Individual signatures are only checked to find the
-culprit after an aggregate failed.
+when the set is built; afterwards a quorum certificate costs one aggregate-key lookup (cached per
+signer bitmap) and one signature verification, whatever n is. Individual signatures are only
+checked to find the culprit after an aggregate failed.
 """
 
 from __future__ import annotations
