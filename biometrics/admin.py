@@ -6,11 +6,7 @@ plain admin delete, so deletion is disabled here.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
-
 from django.contrib import admin
-from django.db.models import Model
-from django.http import HttpRequest
 
 from biometrics.models import (
     BiometricSettings,
@@ -21,19 +17,7 @@ from biometrics.models import (
     Subject,
     VerificationAttempt,
 )
-
-_M = TypeVar("_M", bound=Model)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin[_M]):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+from kernel.admin import ReadOnlyAdmin
 
 
 @admin.register(Subject)

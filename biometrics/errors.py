@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
-from kernel.errors import DomainError
+from kernel.errors import CatalogError
 from tenants.errors import TenantError
 
 __all__ = [
@@ -102,21 +102,11 @@ def error_status(code: str) -> int:
     return CATALOG.get(code, ("", 400))[1]
 
 
-class BiometricError(DomainError):
+class BiometricError(CatalogError):
     """A biometric request that cannot be served, with a stable machine-readable code from
     :data:`CATALOG` (its default message and HTTP status come from there)."""
 
-    def __init__(
-        self,
-        code: str,
-        message: str | None = None,
-        *,
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        if code not in CATALOG:
-            raise ValueError(f"unknown biometric error code {code!r}")
-        default_message, http_status = CATALOG[code]
-        super().__init__(message or default_message, code=code, status=http_status, details=details)
+    catalog = CATALOG
 
 
 class SubjectRefTaken(TenantError):

@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "GENERIC_CODES",
     "BadRequest",
+    "CatalogError",
     "DomainError",
     "InvalidCharacters",
     "InvalidCharactersSent",
@@ -82,6 +83,25 @@ class DomainError(Exception):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.code!r}, {self.message!r}, details={self.details!r})"
+
+
+class CatalogError(DomainError):
+    """A :class:`DomainError` whose codes come from an app's catalogue: ``code -> (default
+    message, HTTP status)``. Subclasses set ``catalog``; an unknown code is a programming error."""
+
+    catalog: ClassVar[Mapping[str, tuple[str, int]]] = {}
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        if code not in self.catalog:
+            raise ValueError(f"unknown {type(self).__name__} code {code!r}")
+        default_message, http_status = self.catalog[code]
+        super().__init__(message or default_message, code=code, status=http_status, details=details)
 
 
 class BadRequest(DomainError):

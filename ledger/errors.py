@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
-from kernel.errors import DomainError
+from kernel.errors import CatalogError
 
 __all__ = [
     "CATALOG",
@@ -60,17 +60,7 @@ CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
 )
 
 
-class LedgerError(DomainError):
+class LedgerError(CatalogError):
     """A ledger action that cannot be done, with a stable code from :data:`CATALOG`."""
 
-    def __init__(
-        self,
-        code: str,
-        message: str | None = None,
-        *,
-        details: Mapping[str, Any] | None = None,
-    ) -> None:
-        if code not in CATALOG:
-            raise ValueError(f"unknown ledger error code {code!r}")
-        default_message, http_status = CATALOG[code]
-        super().__init__(message or default_message, code=code, status=http_status, details=details)
+    catalog = CATALOG

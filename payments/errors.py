@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Final
 
-from kernel.errors import DomainError
+from kernel.errors import CatalogError
 
 __all__ = [
     "ACCOUNT_NOT_FOUND",
@@ -53,11 +53,7 @@ CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
 )
 
 
-class PaymentError(DomainError):
+class PaymentError(CatalogError):
     """A payments rule refused the request; ``code`` is one of :data:`CATALOG`."""
 
-    def __init__(
-        self, code: str, message: str | None = None, *, details: Mapping[str, Any] | None = None
-    ) -> None:
-        default, status = CATALOG[code]
-        super().__init__(message or default, code=code, status=status, details=details)
+    catalog = CATALOG

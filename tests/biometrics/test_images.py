@@ -282,5 +282,5 @@ def test_every_error_code_has_a_message_and_a_client_or_gone_status() -> None:
 
 
 def test_an_unknown_error_code_is_a_programming_error() -> None:
-    with pytest.raises(ValueError, match="unknown biometric error code"):
+    with pytest.raises(ValueError, match="unknown BiometricError code"):
         BiometricError("no_such_code")

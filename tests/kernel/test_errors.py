@@ -83,5 +83,5 @@ def test_the_one_handler_renders_any_domain_error_in_the_one_shape(
 
 
 def test_an_unknown_ledger_code_is_a_programming_error() -> None:
-    with pytest.raises(ValueError, match="unknown ledger error code"):
+    with pytest.raises(ValueError, match="unknown LedgerError code"):
         ledger.errors.LedgerError("no_such_code")
