@@ -88,7 +88,9 @@ async def run_node(config: NodeConfig, spec: ChainSpec, body: Any) -> Any:
     await api.start()
     url = f"http://{config.http_host}:{config.http_port}"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=5) as client:
+        # Generous: the node shares this event loop with the test, and on a loaded machine one slow
+        # step of a test (not of the node) can hold a connect past a tight limit.
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             return await body(client)
     finally:
         await api.stop()
