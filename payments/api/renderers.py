@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
+from datetime import UTC
 from typing import Any
 
 from rest_framework.renderers import BaseRenderer
@@ -70,7 +71,8 @@ def statement_csv_rows(entries: Sequence[StatementEntry], currency: str) -> list
             "payment_id": e.payment_id,
             "tx_hash": e.tx_hash,
             "block_height": e.block_height,
-            "at": e.at.isoformat(),
+            # As in the JSON: ISO 8601 in UTC with a ``Z``.
+            "at": e.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         }
         for e in entries
     ]

@@ -227,7 +227,7 @@ def test_the_csv_has_a_header_decimal_amounts_and_an_attachment_name(
         ["in", "7.00", "700", "5878.55", "587855", "globex:main", ""],
         ["out", "2.00", "200", "5876.55", "587655", "initech:main", ""],
     ]  # fmt: skip
-    assert rows[1][9:] == ["2", "2026-03-02T12:00:00+00:00"]
+    assert rows[1][9:] == ["2", "2026-03-02T12:00:00Z"]
     # and without dates, every entry, named from start to end
     whole = alice.get(URL + "?format=csv")
     assert 'filename="statement-acme:main-start-end.csv"' in whole["Content-Disposition"]
