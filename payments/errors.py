@@ -22,6 +22,7 @@ __all__ = [
     "IDEMPOTENCY_KEY_REUSED",
     "PAYMENT_NOT_CANCELABLE",
     "PAYMENT_NOT_PENDING",
+    "PAYMENT_NOT_SETTLED",
     "SAME_ACCOUNT",
     "SELF_APPROVAL",
     "PaymentError",
@@ -36,6 +37,7 @@ IDEMPOTENCY_KEY_REUSED: Final = "idempotency_key_reused"
 SELF_APPROVAL: Final = "self_approval"
 PAYMENT_NOT_PENDING: Final = "payment_not_pending"
 PAYMENT_NOT_CANCELABLE: Final = "payment_not_cancelable"
+PAYMENT_NOT_SETTLED: Final = "not_settled"
 
 # code -> (default message, HTTP status). Never rename a code, only add.
 CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
@@ -49,6 +51,7 @@ CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
         SELF_APPROVAL: ("The maker of a payment cannot approve it.", 403),
         PAYMENT_NOT_PENDING: ("The payment is not waiting for approval.", 409),
         PAYMENT_NOT_CANCELABLE: ("The payment was already sent to the ledger or ended.", 409),
+        PAYMENT_NOT_SETTLED: ("The ledger has not settled this payment.", 409),
     }
 )
 

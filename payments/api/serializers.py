@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from rest_framework import serializers
@@ -13,6 +14,7 @@ from payments.models import Account, Payment
 from payments.selectors import payment_status
 
 _CURRENCY_CHOICES = sorted(CURRENCIES)
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 class AmountField(serializers.IntegerField):
@@ -129,3 +131,53 @@ class ApprovalPolicySerializer(serializers.Serializer[Any]):
         if unknown:
             raise serializers.ValidationError(f"Unsupported currencies: {', '.join(unknown)}.")
         return value
+
+
+class DayField(serializers.DateField):
+    """A day as exactly ``YYYY-MM-DD`` (``strptime`` alone would take ``2026-3-1``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(input_formats=["%Y-%m-%d"], **kwargs)
+
+    def to_internal_value(self, value: Any) -> Any:
+        if not isinstance(value, str) or not _DAY.fullmatch(value):
+            self.fail("invalid", format="YYYY-MM-DD")
+        return super().to_internal_value(value)
+
+
+class StatementQuerySerializer(serializers.Serializer[Any]):
+    """``?from=YYYY-MM-DD&to=YYYY-MM-DD``: UTC days of block time, both included."""
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        # ``from`` is a Python keyword, so the fields cannot be declared as attributes.
+        return {
+            "from": DayField(required=False),
+            "to": DayField(required=False),
+        }
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "from" in attrs and "to" in attrs and attrs["from"] > attrs["to"]:
+            raise serializers.ValidationError({"to": ["Must not be before `from`."]})
+        return attrs
+
+
+class StatementEntrySerializer(serializers.Serializer[Any]):
+    """One movement of the account: amounts in minor units, ``balance_after`` the posted
+    balance after it; ``memo`` and ``payment_id`` only for the organization's own payments."""
+
+    direction = serializers.ChoiceField(choices=["in", "out"])
+    amount = serializers.IntegerField()
+    balance_after = serializers.IntegerField()
+    counterparty = serializers.CharField(allow_null=True, help_text="None for a mint.")
+    memo = serializers.CharField(allow_blank=True)
+    payment_id = serializers.IntegerField(allow_null=True)
+    tx_hash = serializers.CharField()
+    block_height = serializers.IntegerField()
+    at = serializers.DateTimeField(help_text="The block's time (ISO 8601, UTC).")
+
+
+class StatementPageSerializer(serializers.Serializer[Any]):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = StatementEntrySerializer(many=True)

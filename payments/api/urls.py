@@ -27,6 +27,17 @@ urlpatterns = [
         name="payments-api-payment-cancel",
     ),
     path(
+        "orgs/<slug:org>/payments/<int:pk>/receipt/",
+        views.PaymentReceiptView.as_view(),
+        name="payments-api-payment-receipt",
+    ),
+    path(
+        # Ledger account ids hold ':' and '.', which <slug:> refuses.
+        "orgs/<slug:org>/accounts/<str:account_id>/statement/",
+        views.AccountStatementView.as_view(),
+        name="payments-api-account-statement",
+    ),
+    path(
         "orgs/<slug:org>/approval-policy/",
         views.ApprovalPolicyView.as_view(),
         name="payments-api-approval-policy",

@@ -1,8 +1,9 @@
 """Payments REST API. Thin: parse, call one service or selector, render; errors are
 DomainErrors that the one exception handler renders.
 
-Organization-scoped (``/orgs/<org>/...``): accounts, payments (payer and payee), approve,
-cancel, the approval policy. Alliance-wide: the directory of open accounts.
+Organization-scoped (``/orgs/<org>/...``): accounts and their statements, payments (payer and
+payee) and their receipts, approve, cancel, the approval policy. Alliance-wide: the directory of
+open accounts.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from kernel.pagination import PagePagination
 from payments import selectors, services
 from payments.api import serializers as s
+from payments.api.renderers import StatementCSVRenderer, statement_csv_rows
 from payments.models import Account, Payment
 from tenants.api.base import OrgAPIView, OrgGenericViewSet, found
 from tenants.roles import Role
@@ -69,6 +73,67 @@ class AccountViewSet(mixins.ListModelMixin, OrgGenericViewSet):
             organization=self.ctx.organization, actor=self.ctx.user, **params.validated_data
         )
         return Response(s.PaymentAccountSerializer(account).data, status=status.HTTP_202_ACCEPTED)
+
+
+class AccountStatementView(OrgAPIView):
+    """The account's committed ledger movements with the running balance, as JSON pages or as
+    one CSV file (``?format=csv``); only for the account's own organization."""
+
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, StatementCSVRenderer]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "account_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+                description="The ledger account id.",
+            ),
+            OpenApiParameter("from", OpenApiTypes.DATE, description="First UTC day (included)."),
+            OpenApiParameter("to", OpenApiTypes.DATE, description="Last UTC day (included)."),
+            OpenApiParameter("page", OpenApiTypes.INT),
+            OpenApiParameter("page_size", OpenApiTypes.INT),
+        ],
+        responses={200: s.StatementPageSerializer},
+        description=(
+            "Movements in ledger order. `?format=csv` answers `text/csv` instead (every entry "
+            "in the range, a header row, amounts as decimal strings and minor units)."
+        ),
+    )  # fmt: skip
+    def get(self, request: Request, org: str, account_id: str) -> Response:
+        account = found(
+            selectors.account_get(organization=self.ctx.organization, ledger_account_id=account_id)
+        )
+        query = s.StatementQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        date_from, date_to = query.validated_data.get("from"), query.validated_data.get("to")
+        entries = selectors.statement_entries(
+            organization=self.ctx.organization, account=account, date_from=date_from,
+            date_to=date_to,
+        )  # fmt: skip
+        if isinstance(request.accepted_renderer, StatementCSVRenderer):
+            name = "statement-{}-{}-{}.csv".format(
+                account.ledger_account_id, date_from or "start", date_to or "end"
+            )
+            return Response(
+                statement_csv_rows(entries, account.currency),
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        paginator = PagePagination()
+        # A list pages like a queryset (Django's Paginator takes any sequence).
+        page: list[Any] | None = paginator.paginate_queryset(
+            entries,  # type: ignore[arg-type]
+            request,
+            view=self,
+        )
+        data = s.StatementEntrySerializer(page, many=True).data
+        return paginator.get_paginated_response(data)
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        # An error is JSON in the one error shape even when CSV was asked for.
+        renderer: BaseRenderer | None = getattr(request, "accepted_renderer", None)
+        if isinstance(renderer, StatementCSVRenderer) and response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
 
 
 class DirectoryAccountsView(APIView):
@@ -177,6 +242,16 @@ class PaymentCancelView(OrgAPIView):
         return Response(
             s.PaymentSerializer(payment, context={"organization": payment.organization}).data
         )
+
+
+class PaymentReceiptView(OrgAPIView):
+    """The offline-verifiable ledger receipt of a settled payment (``manage.py verify_receipt``),
+    for the payer's and the payee's members; 409 ``not_settled`` before settlement."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, org: str, pk: int) -> Response:
+        payment = found(selectors.payment_get(organization=self.ctx.organization, payment_id=pk))
+        return Response(selectors.payment_receipt(payment=payment).to_json())
 
 
 class ApprovalPolicyView(OrgAPIView):

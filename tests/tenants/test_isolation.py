@@ -38,7 +38,7 @@ from biometrics.models import (
     VerificationAttempt,
 )
 from ledger.models import LedgerOutbox, MirrorBlock, MirrorTransaction
-from payments.models import Payment
+from payments.models import Account, Payment
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership
 from tenants.roles import Role
 from tests.biometrics.factories import biometrics_objects
@@ -94,6 +94,8 @@ PARAMETERS: dict[tuple[str, str], tuple[type[Model], str]] = {
     ("payments-payment-detail", "pk"): (Payment, "pk"),
     ("payments-api-payment-approve", "pk"): (Payment, "pk"),
     ("payments-api-payment-cancel", "pk"): (Payment, "pk"),
+    ("payments-api-payment-receipt", "pk"): (Payment, "pk"),
+    ("payments-api-account-statement", "account_id"): (Account, "ledger_account_id"),
 }
 
 #: Rows every member of the alliance may read, whatever organization they act for.
@@ -106,7 +108,12 @@ OWN_ONLY: frozenset[str] = frozenset({"ledger-api-tx-receipt"})
 #: What the owner's GET answers where the factory's rows cannot give a full 200: the walk's
 #: mirrored block is not a real block and no chain is pinned, so a receipt is refused with 409
 #: ``no_chain`` -- after the lookup found the transaction, which is what the control proves.
-OWNER_GET_STATUS: dict[str, int] = {"ledger-api-tx-receipt": 409}
+#: The walk's payment waits for approval, so its receipt is refused with 409 ``not_settled``, also
+#: after the scoped lookup found it.
+OWNER_GET_STATUS: dict[str, int] = {
+    "ledger-api-tx-receipt": 409,
+    "payments-api-payment-receipt": 409,
+}
 
 #: Valid bodies for writes whose view validates its input before it looks the object up: without
 #: them the answer would be 400 whether or not the lookup is scoped to the organization.
