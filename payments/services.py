@@ -65,10 +65,9 @@ __all__ = [
 ]
 
 ACCOUNT_OPEN_TX: Final = "account_open"
-#: The ledger transaction a payment becomes: ``transfer`` until the ledger's ``payment`` type
-#: (the same fields plus a 32-byte ``reference``) exists. Switching is this one line;
-#: :func:`payment_ledger_payload` adds the reference for any type but ``transfer``.
-PAYMENT_TX: Final[str] = "transfer"
+#: The ledger transaction a payment becomes: ``payment``, a transfer that also carries a 32-byte
+#: ``reference`` (:func:`payment_reference`) linking the ledger's record to the portal's row.
+PAYMENT_TX: Final[str] = "payment"
 
 _REFERENCE_INFO: Final = b"alliance-portal/payments/reference"
 MAX_IDEMPOTENCY_KEY_LENGTH: Final = 255
@@ -173,15 +172,13 @@ def payment_reference(payment: Payment) -> str:
 
 def payment_ledger_payload(payment: Payment) -> dict[str, object]:
     """THE payload of a payment's ledger transaction (:data:`PAYMENT_TX`)."""
-    payload: dict[str, object] = {
+    return {
         "from_account": payment.from_account_id,
         "to_account": payment.to_account_id,
         "currency": payment.currency,
         "amount": payment.amount,
+        "reference": payment_reference(payment),
     }
-    if PAYMENT_TX != "transfer":
-        payload["reference"] = payment_reference(payment)
-    return payload
 
 
 def _fingerprint(body: dict[str, Any]) -> str:

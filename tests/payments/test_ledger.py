@@ -85,7 +85,7 @@ def test_a_payment_settles_on_the_ledger_and_the_payee_sees_it(
     payment = Payment.objects.get()
     assert payment.status == "settled" and payment.failure_code == ""
     assert payment.block_height is not None and len(payment.tx_hash) == 64
-    assert payment.tx_hash == LedgerOutbox.objects.get(tx_type="transfer").tx_hash
+    assert payment.tx_hash == LedgerOutbox.objects.get(tx_type="payment").tx_hash
     incoming = mallory.get("/api/v1/orgs/globex/payments/?direction=incoming").json()["results"]
     assert [(p["id"], p["status"], p["tx_hash"]) for p in incoming] == [
         (payment.pk, "settled", payment.tx_hash)
@@ -122,7 +122,7 @@ def test_a_decision_is_applied_once_when_the_worker_sees_it_before_the_follower(
         calls.append((row.pk, decision.status))
         services.payment_decided(row, decision)
 
-    monkeypatch.setitem(_DECISION_HANDLERS, "transfer", [counting])
+    monkeypatch.setitem(_DECISION_HANDLERS, "payment", [counting])
     alice.get("/api/v1/orgs/acme/accounts/")
     Account.objects.create(
         organization=world.globex, currency="USD", name="usd", status="open",
@@ -140,7 +140,7 @@ def test_a_decision_is_applied_once_when_the_worker_sees_it_before_the_follower(
     # and then the follower mirrors the same block
     pipeline.run()
     # then the handler ran exactly once, for the committed decision
-    row = LedgerOutbox.objects.get(tx_type="transfer")
+    row = LedgerOutbox.objects.get(tx_type="payment")
     assert calls == [(row.pk, "committed")]
     assert Payment.objects.get().block_height == row.height
 
