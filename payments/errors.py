@@ -16,8 +16,10 @@ from kernel.errors import DomainError
 __all__ = [
     "ACCOUNT_NOT_FOUND",
     "ACCOUNT_NOT_OWNED",
+    "CAPTURE_EXCEEDS_HOLD",
     "CATALOG",
     "CURRENCY_MISMATCH",
+    "HOLD_NOT_ACTIVE",
     "IDEMPOTENCY_KEY_REQUIRED",
     "IDEMPOTENCY_KEY_REUSED",
     "PAYMENT_NOT_CANCELABLE",
@@ -36,6 +38,8 @@ IDEMPOTENCY_KEY_REUSED: Final = "idempotency_key_reused"
 SELF_APPROVAL: Final = "self_approval"
 PAYMENT_NOT_PENDING: Final = "payment_not_pending"
 PAYMENT_NOT_CANCELABLE: Final = "payment_not_cancelable"
+HOLD_NOT_ACTIVE: Final = "hold_not_active"
+CAPTURE_EXCEEDS_HOLD: Final = "capture_exceeds_hold"
 
 # code -> (default message, HTTP status). Never rename a code, only add.
 CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
@@ -49,6 +53,8 @@ CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
         SELF_APPROVAL: ("The maker of a payment cannot approve it.", 403),
         PAYMENT_NOT_PENDING: ("The payment is not waiting for approval.", 409),
         PAYMENT_NOT_CANCELABLE: ("The payment was already sent to the ledger or ended.", 409),
+        HOLD_NOT_ACTIVE: ("The hold is not active, or a capture or void is pending.", 409),
+        CAPTURE_EXCEEDS_HOLD: ("A capture takes 1 to the held amount.", 400),
     }
 )
 

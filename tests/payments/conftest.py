@@ -1,13 +1,21 @@
-"""Fixtures of the payments tests: open accounts without a ledger, and API clients."""
+"""Fixtures of the payments tests: open accounts without a ledger, API clients, and a real
+in-process ledger with the worker and the follower (``chain``, ``pipeline``)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from rest_framework.test import APIClient
 
+from ledger import services as ledger_services
+from ledger.client import NodeClient
+from ledger.state import GenesisAccount
 from payments.models import Account
 from tests.conftest import World, api_as
+from tests.ledger.portal.support import LedgerHarness, nodes
 from tests.payments.factories import open_account
+from tests.payments.ledger_support import FUNDS, Pipeline
 
 
 @pytest.fixture
@@ -35,3 +43,27 @@ def bob(world: World) -> APIClient:
 @pytest.fixture
 def mallory(world: World) -> APIClient:
     return api_as(world.mallory, world.globex)
+
+
+@pytest.fixture
+def chain(world: World) -> LedgerHarness:
+    """acme and globex registered on a ledger whose genesis funds acme:usd; the chain pinned."""
+    acme = ledger_services.organization_key_ensure(organization=world.acme)
+    globex = ledger_services.organization_key_ensure(organization=world.globex)
+    harness = LedgerHarness(
+        {"acme": bytes.fromhex(acme.public_key), "globex": bytes.fromhex(globex.public_key)},
+        accounts=(
+            GenesisAccount("acme:usd", "USD", "acme", FUNDS),
+            GenesisAccount("globex:usd", "USD", "globex", 0),
+        ),
+    )
+    ledger_services.chain_pin(genesis=harness.genesis_json(), source="test")
+    return harness
+
+
+@pytest.fixture
+def pipeline(chain: LedgerHarness) -> Iterator[Pipeline]:
+    with nodes(chain, 1) as (node,):
+        client = NodeClient([node.url], timeout=5)
+        yield Pipeline(chain, client)
+        client.close()

@@ -9,64 +9,11 @@ from typing import Any
 import pytest
 
 from ledger import services as ledger_services
-from ledger.client import NodeClient
-from ledger.follower import Follower
-from ledger.models import LedgerOutbox, MirrorAccount
-from ledger.state import GenesisAccount
+from ledger.models import LedgerOutbox
 from payments.models import Account, Payment
 from tests.conftest import World
-from tests.ledger.portal.support import LedgerHarness, nodes
 from tests.payments.api_support import pay
-
-FUNDS = 10_000_000  # 100,000.00 USD
-
-
-@pytest.fixture
-def chain(world: World) -> LedgerHarness:
-    """acme and globex registered on a ledger whose genesis funds acme:usd; the chain pinned."""
-    acme = ledger_services.organization_key_ensure(organization=world.acme)
-    globex = ledger_services.organization_key_ensure(organization=world.globex)
-    harness = LedgerHarness(
-        {"acme": bytes.fromhex(acme.public_key), "globex": bytes.fromhex(globex.public_key)},
-        accounts=(
-            GenesisAccount("acme:usd", "USD", "acme", FUNDS),
-            GenesisAccount("globex:usd", "USD", "globex", 0),
-        ),
-    )
-    ledger_services.chain_pin(genesis=harness.genesis_json(), source="test")
-    return harness
-
-
-class Pipeline:
-    """The worker and the follower, one pass at a time, against one node of ``chain``."""
-
-    def __init__(self, chain: LedgerHarness, client: NodeClient) -> None:
-        self.chain, self.client = chain, client
-
-    def run(self) -> None:
-        """Sign and submit what is queued, let consensus commit it, mirror the new blocks."""
-        ledger_services.outbox_drain(client=self.client)
-        self.chain.commit_pending()
-        LedgerOutbox.objects.update(next_attempt_at=None)
-        follower = Follower(
-            self.client,
-            ledger_services.follower_verifier(client=self.client),
-            ledger_services.mirror_block,
-            sleep=lambda s: None,
-        )
-        follower.run(until_height=self.chain.height)
-
-
-@pytest.fixture
-def pipeline(chain: LedgerHarness) -> Any:
-    with nodes(chain, 1) as (node,):
-        client = NodeClient([node.url], timeout=5)
-        yield Pipeline(chain, client)
-        client.close()
-
-
-def balance(account_id: str) -> int:
-    return MirrorAccount.objects.get(account_id=account_id).balance
+from tests.payments.ledger_support import FUNDS, Pipeline, balance
 
 
 def test_a_payment_settles_on_the_ledger_and_the_payee_sees_it(
