@@ -38,7 +38,7 @@ from biometrics.models import (
     VerificationAttempt,
 )
 from ledger.models import LedgerOutbox, MirrorBlock, MirrorTransaction
-from payments.models import Payment
+from payments.models import Hold, Payment
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership
 from tenants.roles import Role
 from tests.biometrics.factories import biometrics_objects
@@ -94,6 +94,9 @@ PARAMETERS: dict[tuple[str, str], tuple[type[Model], str]] = {
     ("payments-payment-detail", "pk"): (Payment, "pk"),
     ("payments-api-payment-approve", "pk"): (Payment, "pk"),
     ("payments-api-payment-cancel", "pk"): (Payment, "pk"),
+    ("payments-hold-detail", "pk"): (Hold, "pk"),
+    ("payments-api-hold-capture", "pk"): (Hold, "pk"),
+    ("payments-api-hold-void", "pk"): (Hold, "pk"),
 }
 
 #: Rows every member of the alliance may read, whatever organization they act for.
