@@ -18,8 +18,16 @@ from ledger.models import (
     OrganizationKey,
 )
 from ledger.outbox import ledger_submit
-from ledger.state import GenesisAccount, sign_approval
-from tests.ledger.portal.support import VALIDATOR_ORGS, LedgerHarness, nodes, org_key
+from ledger.state import (
+    GenesisAccount,
+    Leg,
+    MultiTransfer,
+    Quote,
+    sign_approval,
+    sign_quote,
+    sign_transaction,
+)
+from tests.ledger.portal.support import CHAIN, VALIDATOR_ORGS, LedgerHarness, nodes, org_key
 
 COMMITMENT = "cd" * 32
 
@@ -305,3 +313,37 @@ def test_the_mirror_follows_held_funds_through_a_hold_and_its_expiry_at_a_later_
     with pytest.raises(SystemExit):
         call_command("ledger_verify")
     assert "mirrored account acme:eur differs" in capsys.readouterr().err
+
+
+def test_the_mirror_updates_every_account_of_a_multi_transfer(world) -> None:
+    # given val-a and val-b with EUR and USD accounts, and val-b quoting 90 USD for 100 EUR
+    harness = LedgerHarness(
+        {},
+        accounts=(
+            GenesisAccount("val-a:eur", "EUR", "val-a", 1_000),
+            GenesisAccount("val-a:usd", "USD", "val-a", 0),
+            GenesisAccount("val-b:eur", "EUR", "val-b", 0),
+            GenesisAccount("val-b:usd", "USD", "val-b", 1_000),
+        ),
+    )
+    services.chain_pin(genesis=harness.genesis_json(), source="test")
+    quote = sign_quote(
+        private_key=org_key("val-b"),
+        chain_id=CHAIN,
+        quote=Quote("val-b", b"\x01" * 32, "EUR", 100, "USD", 90, 10**12, bytes(64)),
+    )
+    legs = (Leg("val-a:eur", "val-b:eur", "EUR", 100), Leg("val-b:usd", "val-a:usd", "USD", 90))
+    tx = sign_transaction(
+        private_key=org_key("val-a"), chain_id=CHAIN, sender="val-a",
+        nonce=harness.tip_state.next_nonce("val-a"),
+        payload=MultiTransfer(legs, b"\x02" * 32, quote),
+    )  # fmt: skip
+    # when val-a's multi-transfer commits and the follower mirrors it
+    harness.submit(tx.encoding)
+    harness.commit_pending()
+    with nodes(harness, 1) as (node,):
+        follow(NodeClient([node.url], timeout=2), harness.height)
+    # then all four accounts show their new balances
+    assert MirrorTransaction.objects.get().status == "committed"
+    mirrored = dict(MirrorAccount.objects.values_list("account_id", "balance"))
+    assert mirrored == {"val-a:eur": 900, "val-a:usd": 90, "val-b:eur": 100, "val-b:usd": 910}
