@@ -8,14 +8,11 @@ from collections.abc import Iterator
 import pytest
 from rest_framework.test import APIClient
 
-from ledger import services as ledger_services
-from ledger.client import NodeClient
-from ledger.state import GenesisAccount
 from payments.models import Account
 from tests.conftest import World, api_as
-from tests.ledger.portal.support import LedgerHarness, nodes
+from tests.ledger.portal.support import LedgerHarness
 from tests.payments.factories import open_account
-from tests.payments.ledger_support import FUNDS, Pipeline
+from tests.payments.ledger_support import Pipeline, funded_chain, pipeline_on
 
 
 @pytest.fixture
@@ -48,22 +45,10 @@ def mallory(world: World) -> APIClient:
 @pytest.fixture
 def chain(world: World) -> LedgerHarness:
     """acme and globex registered on a ledger whose genesis funds acme:usd; the chain pinned."""
-    acme = ledger_services.organization_key_ensure(organization=world.acme)
-    globex = ledger_services.organization_key_ensure(organization=world.globex)
-    harness = LedgerHarness(
-        {"acme": bytes.fromhex(acme.public_key), "globex": bytes.fromhex(globex.public_key)},
-        accounts=(
-            GenesisAccount("acme:usd", "USD", "acme", FUNDS),
-            GenesisAccount("globex:usd", "USD", "globex", 0),
-        ),
-    )
-    ledger_services.chain_pin(genesis=harness.genesis_json(), source="test")
-    return harness
+    return funded_chain(world)
 
 
 @pytest.fixture
 def pipeline(chain: LedgerHarness) -> Iterator[Pipeline]:
-    with nodes(chain, 1) as (node,):
-        client = NodeClient([node.url], timeout=5)
-        yield Pipeline(chain, client)
-        client.close()
+    with pipeline_on(chain) as pipeline:
+        yield pipeline

@@ -17,7 +17,8 @@ from tenants.roles import Role
 from tests.conftest import World, api_as
 from tests.ledger.portal.support import LedgerHarness
 from tests.payments.api_support import error_code
-from tests.payments.ledger_support import FUNDS, Pipeline, balance, held
+from tests.payments.ledger_support import FUNDS, Pipeline
+from tests.payments.mirror_support import balance, held
 
 _KEYS = count(1)
 

@@ -13,7 +13,8 @@ from ledger.models import LedgerOutbox
 from payments.models import Account, Payment
 from tests.conftest import World
 from tests.payments.api_support import pay
-from tests.payments.ledger_support import FUNDS, Pipeline, balance
+from tests.payments.ledger_support import FUNDS, Pipeline
+from tests.payments.mirror_support import balance
 
 
 def test_a_payment_settles_on_the_ledger_and_the_payee_sees_it(
