@@ -10,8 +10,8 @@ import pytest
 from rest_framework.response import Response
 from rest_framework.test import APIClient
 
-from payments import services
 from payments.models import Account, Hold
+from payments.services import holds as hold_services
 from tenants.models import AuditEvent, Membership
 from tenants.roles import Role
 from tests.conftest import World, api_as
@@ -53,7 +53,7 @@ def ledger_clock(chain: LedgerHarness, monkeypatch: pytest.MonkeyPatch) -> Ledge
         committed = chain.committed
         return committed[-1].block.header.timestamp_ms if committed else 0
 
-    monkeypatch.setattr(services, "ledger_time_ms", now_ms)
+    monkeypatch.setattr(hold_services, "ledger_time_ms", now_ms)
     return chain
 
 
