@@ -53,6 +53,7 @@ EventKind = Literal[
     "block.committed",
     "ledger.tx",
     "payment.updated",
+    "hold.updated",
 ]
 
 # Who may read each kind: "members" is every role of the organization, "admins" only admins and
@@ -65,6 +66,7 @@ EVENT_AUDIENCE: dict[str, Audience] = {
     "block.committed": "members",
     "ledger.tx": "members",
     "payment.updated": "members",
+    "hold.updated": "members",
 }
 
 

@@ -126,6 +126,9 @@ class AppliedBlock:
     state: State
     signers: tuple[int, ...]
     proposer_name: str
+    #: The state before the block: what the block changed is found by comparing (the holds
+    #: that expired at it are in the parent's expiry index, not in any transaction).
+    parent_state: State
 
 
 def parse_block_object(item: dict[str, Any]) -> tuple[Block, CommitCert]:
@@ -211,8 +214,11 @@ class ChainVerifier:
         signers = tuple(vset.indices_from_bitmap(cert.qc.signers))
         proposer = vset.validators[h.proposer].name if h.proposer < vset.n else ""
         # Assign only now: every check passed.
+        parent_state = self.state
         self.state, self.tip, self.pops, self.validator_set = state, block, pops, next_vset
-        return AppliedBlock(block, cert, tuple(txs), receipts, state, signers, proposer)
+        return AppliedBlock(
+            block, cert, tuple(txs), receipts, state, signers, proposer, parent_state
+        )
 
     def _next_set(self, height: int, state: State, pops: dict[bytes, bytes]) -> ValidatorSet:
         infos = []

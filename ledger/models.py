@@ -186,12 +186,15 @@ class MirrorTransaction(models.Model):
 
 
 class MirrorAccount(models.Model):
-    """An account of the replicated state as of ``height`` (written by the follower)."""
+    """An account of the replicated state as of ``height`` (written by the follower): the
+    posted ``balance`` and ``held``, the sum of its active holds (``available`` is the
+    difference)."""
 
     account_id = models.CharField(max_length=64, unique=True)
     currency = models.CharField(max_length=3)
     owner = models.CharField(max_length=64, db_index=True)
     balance = models.BigIntegerField()
+    held = models.BigIntegerField(default=0)
     height = models.PositiveBigIntegerField()
 
     class Meta:
@@ -199,3 +202,7 @@ class MirrorAccount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.balance} {self.currency}"
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held

@@ -15,7 +15,8 @@ Apps above the ledger learn how their rows ended through an explicit registry:
 ``register_decision_handler(tx_type, handler)`` (called from the app's ``AppConfig.ready``);
 ``ledger.services.mirror.outbox_decided`` calls the handlers of the row's ``tx_type`` inside the
 transaction that marks the row committed or rejected, so each handler runs exactly once per row
-and commits (or rolls back) with that decision.
+and commits (or rolls back) with that decision. ``register_block_handler(handler)`` is told of
+every mirrored block, for what changes with no transaction of the app's (expired holds).
 """
 
 from __future__ import annotations
@@ -28,19 +29,23 @@ from django.db import IntegrityError, transaction
 
 from kernel.patterns import HEX_DIGEST, WORD
 from ledger.models import LedgerOutbox
-from ledger.state import InvalidTransaction, Payload, payload_from_json
+from ledger.state import InvalidTransaction, Payload, State, payload_from_json
 from ledger.state.limits import ACCOUNT_ID_PATTERN, CURRENCY_PATTERN
 from tenants.models import Organization
 
 __all__ = [
+    "BlockHandler",
     "Decision",
     "DecisionHandler",
     "InvalidPayload",
+    "MirroredBlock",
     "OutboxConflict",
+    "block_handlers",
     "decision_handlers",
     "ledger_id_for",
     "ledger_submit",
     "payload_for",
+    "register_block_handler",
     "register_decision_handler",
 ]
 
@@ -192,3 +197,35 @@ def register_decision_handler(tx_type: str, handler: DecisionHandler) -> None:
 def decision_handlers(tx_type: str) -> tuple[DecisionHandler, ...]:
     """The handlers registered for ``tx_type``, in registration order."""
     return tuple(_DECISION_HANDLERS.get(tx_type, ()))
+
+
+# --- mirrored blocks: who is told what changed without a transaction of theirs -----------------
+
+
+@dataclass(frozen=True)
+class MirroredBlock:
+    """A block the follower mirrored: its ``height``, its ``timestamp_ms`` (the ledger's time,
+    at which holds expire) and the state after it (``state.hold(...)``, ``state.account(...)``)."""
+
+    height: int
+    timestamp_ms: int
+    state: State
+
+
+BlockHandler = Callable[[MirroredBlock], None]
+
+_BLOCK_HANDLERS: list[BlockHandler] = []
+
+
+def register_block_handler(handler: BlockHandler) -> None:
+    """Call ``handler(block)`` for every block the follower mirrors, inside its transaction
+    (system context), after the block's outbox rows were decided: for what changes at a block
+    with no transaction of the portal's (a hold the ledger released at its expiry). Same rules as
+    decision handlers: database writes only, publish on commit; registering twice is a no-op."""
+    if handler not in _BLOCK_HANDLERS:
+        _BLOCK_HANDLERS.append(handler)
+
+
+def block_handlers() -> tuple[BlockHandler, ...]:
+    """The registered block handlers, in registration order."""
+    return tuple(_BLOCK_HANDLERS)

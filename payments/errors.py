@@ -16,8 +16,10 @@ from kernel.errors import CatalogError
 __all__ = [
     "ACCOUNT_NOT_FOUND",
     "ACCOUNT_NOT_OWNED",
+    "CAPTURE_EXCEEDS_HOLD",
     "CATALOG",
     "CURRENCY_MISMATCH",
+    "HOLD_NOT_ACTIVE",
     "IDEMPOTENCY_KEY_REQUIRED",
     "IDEMPOTENCY_KEY_REUSED",
     "PAYMENT_NOT_CANCELABLE",
@@ -38,6 +40,8 @@ SELF_APPROVAL: Final = "self_approval"
 PAYMENT_NOT_PENDING: Final = "payment_not_pending"
 PAYMENT_NOT_CANCELABLE: Final = "payment_not_cancelable"
 PAYMENT_NOT_SETTLED: Final = "not_settled"
+HOLD_NOT_ACTIVE: Final = "hold_not_active"
+CAPTURE_EXCEEDS_HOLD: Final = "capture_exceeds_hold"
 
 # code -> (default message, HTTP status). Never rename a code, only add.
 CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
@@ -52,6 +56,8 @@ CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
         PAYMENT_NOT_PENDING: ("The payment is not waiting for approval.", 409),
         PAYMENT_NOT_CANCELABLE: ("The payment was already sent to the ledger or ended.", 409),
         PAYMENT_NOT_SETTLED: ("The ledger has not settled this payment.", 409),
+        HOLD_NOT_ACTIVE: ("The hold is not active, or a capture or void is pending.", 409),
+        CAPTURE_EXCEEDS_HOLD: ("A capture takes 1 to the held amount.", 400),
     }
 )
 

@@ -122,6 +122,71 @@ class Payment(models.Model):
         return f"payment {self.pk} {self.amount} {self.currency} ({self.status})"
 
 
+class Hold(models.Model):
+    """Funds reserved on one of the payer's accounts for an account of the alliance (the
+    ledger's two-phase transfer): ``queued`` (its ``hold_place`` in the outbox) -> ``active``
+    once the ledger committed it (``rejected`` with ``failure_code`` if refused) -> ``captured``
+    (``captured_amount`` moved, the rest released), ``voided`` or ``expired`` (the ledger
+    released it at the first block at or after ``expires_at_ms``). Like a payment, the row is the
+    payer's and readable by the payee."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        ACTIVE = "active", "Active"
+        CAPTURED = "captured", "Captured"
+        VOIDED = "voided", "Voided"
+        EXPIRED = "expired", "Expired"
+        REJECTED = "rejected", "Rejected"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="holds_placed"
+    )
+    payee_organization = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="holds_received"
+    )
+    #: The ledger's 32-byte hold id, hex: random, so no client can guess another's.
+    hold_id = models.CharField(max_length=64, unique=True)
+    from_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, to_field="ledger_account_id", related_name="holds_out"
+    )
+    to_account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, to_field="ledger_account_id", related_name="holds_in"
+    )
+    currency = models.CharField(max_length=3)
+    amount = models.PositiveBigIntegerField()
+    captured_amount = models.PositiveBigIntegerField(default=0)
+    #: Ledger block time (Unix milliseconds) at or after which the ledger releases the hold.
+    expires_at_ms = models.PositiveBigIntegerField(db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    failure_code = models.CharField(max_length=40, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    #: The ``hold_place`` outbox row.
+    outbox = models.OneToOneField(
+        LedgerOutbox, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    #: The pending (or last) ``hold_capture`` / ``hold_void`` outbox row.
+    resolve_outbox = models.OneToOneField(
+        LedgerOutbox, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    #: The amount asked by the pending capture (kept until the ledger decides it).
+    capture_requested = models.PositiveBigIntegerField(null=True, blank=True)
+    block_height = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["organization", "-id"], name="payments_hold_payer_id"),
+            models.Index(fields=["payee_organization", "-id"], name="payments_hold_payee_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"hold {self.pk} {self.amount} {self.currency} ({self.status})"
+
+
 class ApprovalThreshold(models.Model):
     """An organization's own maker-checker threshold for one currency, in minor units
     (payments above it wait for approval). Currencies without a row use the default."""
@@ -146,8 +211,9 @@ class ApprovalThreshold(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """A client's ``Idempotency-Key`` for a payment, with the fingerprint of the request body
-    it came with: the same key and body answer with the same payment, another body is refused.
+    """A client's ``Idempotency-Key`` for a payment or a hold, with the fingerprint of the
+    request body it came with: the same key and body answer with the same payment (or hold),
+    another body is refused.
     Kept at least ``KEEP_HOURS`` (``payments.tasks.idempotency_keys_expire`` removes older)."""
 
     KEEP_HOURS = 24
@@ -157,7 +223,13 @@ class IdempotencyKey(models.Model):
     )
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64)
-    payment = models.ForeignKey(Payment, on_delete=models.CASCADE, related_name="+")
+    #: What the key created: a payment or a hold (exactly one).
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    hold = models.ForeignKey(
+        Hold, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
     response_status = models.PositiveSmallIntegerField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
@@ -169,4 +241,6 @@ class IdempotencyKey(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.hold_id is not None:
+            return f"{self.key} -> hold {self.hold_id}"
         return f"{self.key} -> payment {self.payment_id}"

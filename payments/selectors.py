@@ -17,7 +17,7 @@ from ledger.services import receipt_for_transaction
 from ledger.state import ReceiptStatus
 from payments.currencies import CURRENCIES, default_threshold
 from payments.errors import PAYMENT_NOT_SETTLED, PaymentError
-from payments.models import Account, ApprovalThreshold, Payment
+from payments.models import Account, ApprovalThreshold, Hold, Payment
 from tenants.models import Organization
 from tenants.rls import system_context
 
@@ -32,6 +32,8 @@ __all__ = [
     "approval_thresholds",
     "directory_account_get",
     "directory_accounts",
+    "hold_get",
+    "hold_list",
     "payment_get",
     "payment_list",
     "payment_receipt",
@@ -61,14 +63,15 @@ def account_owned_open_get(*, organization: Organization, ledger_account_id: str
     ).first()
 
 
-def account_balances(*, ledger_account_ids: list[str]) -> dict[str, int]:
-    """Posted balances (minor units) of the given accounts as the follower last mirrored them;
-    an account the ledger has not reported yet is absent."""
-    return dict(
-        MirrorAccount.objects.filter(account_id__in=ledger_account_ids).values_list(
-            "account_id", "balance"
-        )
-    )
+def account_balances(*, ledger_account_ids: list[str]) -> dict[str, tuple[int, int]]:
+    """``(posted, held)`` balances (minor units) of the given accounts as the follower last
+    mirrored them; an account the ledger has not reported yet is absent."""
+    return {
+        account_id: (balance, held)
+        for account_id, balance, held in MirrorAccount.objects.filter(
+            account_id__in=ledger_account_ids
+        ).values_list("account_id", "balance", "held")
+    }
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,36 @@ def payment_status(payment: Payment) -> str:
         if outbox is not None and outbox.status == LedgerOutbox.Status.SUBMITTED:
             return Payment.Status.SUBMITTED
     return payment.status
+
+
+def _scope(organization: Organization, direction: Direction | None) -> Q:
+    if direction == "outgoing":
+        return Q(organization=organization)
+    if direction == "incoming":
+        return Q(payee_organization=organization)
+    return Q(organization=organization) | Q(payee_organization=organization)
+
+
+def hold_list(*, organization: Organization, direction: Direction | None = None) -> QuerySet[Hold]:
+    """Holds the organization placed (``outgoing``), that reserve funds for it (``incoming``) or
+    both, newest first."""
+    return (
+        Hold.objects.filter(_scope(organization, direction))
+        .select_related("organization", "payee_organization")
+        .order_by("-id")
+    )
+
+
+def hold_get(
+    *, organization: Organization, hold_pk: int | str, as_payer: bool = False
+) -> Hold | None:
+    """A hold the organization placed or is the payee of (only placed, with ``as_payer``)."""
+    try:
+        pk = int(hold_pk)
+    except (TypeError, ValueError):
+        return None
+    direction: Direction | None = "outgoing" if as_payer else None
+    return hold_list(organization=organization, direction=direction).filter(pk=pk).first()
 
 
 def approval_thresholds(*, organization: Organization) -> dict[str, int]:

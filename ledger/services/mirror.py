@@ -29,15 +29,20 @@ from ledger.models import (
     MirrorTransaction,
     OrganizationKey,
 )
-from ledger.outbox import Decision, decision_handlers
+from ledger.outbox import Decision, MirroredBlock, block_handlers, decision_handlers
 from ledger.receipts import entry_proof_to_json
 from ledger.state import (
+    HoldCapture,
+    HoldStatus,
+    HoldVoid,
+    MultiTransfer,
     OrgKeyRotate,
     State,
     Transaction,
     TxType,
     payload_to_json,
 )
+from ledger.state.limits import HOLD_EXPIRY_BUCKET_MS
 from ledger.state.records import keys
 from tenants.models import Organization
 from tenants.rls import system_context
@@ -70,7 +75,8 @@ def chain_pin(*, genesis: dict[str, Any], source: str) -> MirrorChain:
             MirrorAccount.objects.update_or_create(
                 account_id=a.account_id,
                 defaults={
-                    "currency": a.currency, "owner": a.owner, "balance": a.balance, "height": 0,
+                    "currency": a.currency, "owner": a.owner, "balance": a.balance, "held": 0,
+                    "height": 0,
                 },
             )  # fmt: skip
     return chain
@@ -125,20 +131,61 @@ def _involved(applied: AppliedBlock) -> set[str]:
 
 
 def _touched_accounts(applied: AppliedBlock) -> set[str]:
+    """The accounts whose balance or ``held`` the block may have changed: those its
+    transactions name (a capture or void names only its hold: its accounts are read from the
+    applied state; a multi-transfer names them in its legs), and the source accounts of the holds
+    that expired at the block, which no transaction names (:func:`_expired_hold_accounts`)."""
     ids: set[str] = set()
     for tx in applied.transactions:
+        payload = tx.payload
+        if isinstance(payload, HoldCapture | HoldVoid):
+            hold = applied.state.hold(payload.hold_id)
+            if hold is not None:
+                ids.update((hold.from_account, hold.to_account))
+            continue
+        if isinstance(payload, MultiTransfer):
+            for leg in payload.legs:
+                ids.update((leg.from_account, leg.to_account))
+            continue
         for name in ("account_id", "from_account", "to_account"):
-            value = getattr(tx.payload, name, None)
+            value = getattr(payload, name, None)
             if isinstance(value, str):
                 ids.add(value)
+    return ids | _expired_hold_accounts(applied)
+
+
+def _expired_hold_accounts(applied: AppliedBlock) -> set[str]:
+    """The source accounts of the holds the block released by expiry, before its transactions
+    (docs/ledger.md, "Payments"). They are the due entries of the parent state's expiry buckets
+    whose hold the block resolved as ``expired``: the cost is that of the due holds, as in
+    execution, never a scan of every hold."""
+    now = applied.block.header.timestamp_ms
+    height = applied.block.header.height
+    parent = applied.parent_state
+    index = parent.expiry_index()
+    ids: set[str] = set()
+    for number in () if index is None else index.buckets:
+        if number > now // HOLD_EXPIRY_BUCKET_MS:
+            break
+        bucket = parent.expiry_bucket(number)
+        for expires_at_ms, hold_id in () if bucket is None else bucket.entries:
+            if expires_at_ms > now:
+                break
+            hold = applied.state.hold(hold_id)
+            if (
+                hold is not None
+                and hold.status is HoldStatus.EXPIRED
+                and hold.resolved_height == height
+            ):
+                ids.add(hold.from_account)
     return ids
 
 
 @transaction.atomic
 def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> MirrorBlock:
     """Persist a verified block: the block, its transactions with receipts, the state proofs
-    receipts need, touched accounts, outbox rows decided by it, key rotations it committed;
-    publish after commit."""
+    receipts need, touched accounts (posted and held), outbox rows decided by it, key rotations it
+    committed, then the block handlers; publish after commit."""
     block, header = applied.block, applied.block.header
     with system_context():
         row = MirrorBlock.objects.create(
@@ -185,14 +232,14 @@ def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> M
             [
                 MirrorAccount(
                     account_id=account_id, currency=account.currency, owner=account.owner,
-                    balance=account.balance, height=header.height,
+                    balance=account.balance, held=account.held, height=header.height,
                 )
                 for account_id, account in touched
                 if account is not None
             ],
             update_conflicts=True,
             unique_fields=["account_id"],
-            update_fields=["currency", "owner", "balance", "height"],
+            update_fields=["currency", "owner", "balance", "held", "height"],
         )  # fmt: skip
         waiting = _open_outbox_hashes([tx.tx_hash.hex() for tx in applied.transactions])
         for tx, receipt in zip(applied.transactions, applied.receipts, strict=True):
@@ -206,6 +253,9 @@ def mirror_block(applied: AppliedBlock, item: dict[str, Any] | None = None) -> M
                 )
             if tx.type is TxType.ORG_KEY_ROTATE and str(receipt.status) == "committed":
                 _key_rotation_committed(tx)
+        mirrored = MirroredBlock(header.height, header.timestamp_ms, applied.state)
+        for handler in block_handlers():
+            handler(mirrored)
         orgs = dict(
             Organization.objects.filter(
                 ledger_sender__ledger_id__in=_involved(applied)
@@ -318,7 +368,7 @@ class MirrorVerdict:
 def mirror_verify() -> MirrorVerdict:
     """Re-check the mirrored chain from genesis: hash links, every certificate (verify_commit),
     state roots by replay, that the mirrored rows say what the verified blocks say, and that the
-    mirrored balances are those of the replayed state."""
+    mirrored balances (posted and held) are those of the replayed state."""
     chain = MirrorChain.objects.first()
     if chain is None:
         return MirrorVerdict(0, 0, 0, "", bad_height=0, reason="no chain pinned")
@@ -353,10 +403,14 @@ def mirror_verify() -> MirrorVerdict:
         transactions += len(applied.transactions)
         expected += 1
     root = verifier.state.root.hex()
-    replayed = {a.account_id: (a.currency, a.owner, a.balance) for a in verifier.state.accounts()}
+    replayed = {
+        a.account_id: (a.currency, a.owner, a.balance, a.held) for a in verifier.state.accounts()
+    }
     mirrored = {
         row[0]: row[1:]
-        for row in MirrorAccount.objects.values_list("account_id", "currency", "owner", "balance")
+        for row in MirrorAccount.objects.values_list(
+            "account_id", "currency", "owner", "balance", "held"
+        )
     }
     for account_id in sorted(set(replayed) | set(mirrored)):
         if replayed.get(account_id) != mirrored.get(account_id):

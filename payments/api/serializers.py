@@ -10,8 +10,9 @@ from rest_framework import serializers
 from kernel.patterns import anchored
 from ledger.state.limits import ACCOUNT_ID_PATTERN, MAX_AMOUNT
 from payments.currencies import CURRENCIES
-from payments.models import Account, Payment
+from payments.models import Account, Hold, Payment
 from payments.selectors import payment_status
+from payments.services import MAX_HOLD_SECONDS, MIN_HOLD_SECONDS
 
 _CURRENCY_CHOICES = sorted(CURRENCIES)
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -43,8 +44,8 @@ class LedgerAccountIdField(serializers.RegexField):
 
 
 class PaymentAccountSerializer(serializers.ModelSerializer[Any]):
-    """An account with its balances in minor units: ``posted`` as the ledger last reported it,
-    ``held`` (0 until holds exist) and ``available = posted - held``."""
+    """An account with its balances in minor units as the ledger last reported them:
+    ``posted``, ``held`` (reserved by active holds) and ``available = posted - held``."""
 
     id = serializers.CharField(source="ledger_account_id", read_only=True)
     posted = serializers.SerializerMethodField()
@@ -56,11 +57,15 @@ class PaymentAccountSerializer(serializers.ModelSerializer[Any]):
         fields = ["id", "currency", "name", "status", "posted", "held", "available", "subject_id"]
         read_only_fields = fields
 
+    def _balances(self, account: Account) -> tuple[int, int]:
+        balances: dict[str, tuple[int, int]] = self.context.get("balances", {})
+        return balances.get(account.ledger_account_id, (0, 0))
+
     def get_posted(self, account: Account) -> int:
-        return int(self.context.get("balances", {}).get(account.ledger_account_id, 0))
+        return self._balances(account)[0]
 
     def get_held(self, account: Account) -> int:
-        return 0
+        return self._balances(account)[1]
 
     def get_available(self, account: Account) -> int:
         return self.get_posted(account) - self.get_held(account)
@@ -181,3 +186,39 @@ class StatementPageSerializer(serializers.Serializer[Any]):
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = StatementEntrySerializer(many=True)
+
+
+class HoldCreateSerializer(serializers.Serializer[Any]):
+    from_account = LedgerAccountIdField(help_text="One of the organization's open accounts.")
+    to_account = LedgerAccountIdField(help_text="Any open account of the directory.")
+    amount = AmountField(help_text="Minor units of the currency to reserve.")
+    currency = serializers.ChoiceField(choices=_CURRENCY_CHOICES)
+    expires_in = serializers.IntegerField(
+        min_value=MIN_HOLD_SECONDS,
+        max_value=MAX_HOLD_SECONDS,
+        help_text="Seconds until the ledger releases the hold by itself (1 to 90 days).",
+    )
+
+
+class HoldCaptureSerializer(serializers.Serializer[Any]):
+    amount = AmountField(
+        required=False, help_text="Minor units to move (default: all); the rest is released."
+    )
+
+
+class HoldSerializer(serializers.ModelSerializer[Any]):
+    """A hold as its payer or its payee sees it."""
+
+    payer = serializers.CharField(source="organization.slug", read_only=True)
+    payee = serializers.CharField(source="payee_organization.slug", read_only=True)
+    from_account = serializers.CharField(source="from_account_id", read_only=True)
+    to_account = serializers.CharField(source="to_account_id", read_only=True)
+
+    class Meta:
+        model = Hold
+        fields = [
+            "id", "payer", "payee", "from_account", "to_account", "amount", "captured_amount",
+            "currency", "expires_at_ms", "status", "failure_code", "block_height", "created_at",
+            "updated_at",
+        ]  # fmt: skip
+        read_only_fields = fields

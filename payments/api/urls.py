@@ -9,6 +9,7 @@ _ORG = r"orgs/(?P<org>[-a-zA-Z0-9_]+)/"
 router = SimpleRouter()
 router.register(_ORG + "accounts", views.AccountViewSet, basename="payments-account")
 router.register(_ORG + "payments", views.PaymentViewSet, basename="payments-payment")
+router.register(_ORG + "holds", views.HoldViewSet, basename="payments-hold")
 
 urlpatterns = [
     path(
@@ -41,6 +42,16 @@ urlpatterns = [
         "orgs/<slug:org>/approval-policy/",
         views.ApprovalPolicyView.as_view(),
         name="payments-api-approval-policy",
+    ),
+    path(
+        "orgs/<slug:org>/holds/<int:pk>/capture/",
+        views.HoldCaptureView.as_view(),
+        name="payments-api-hold-capture",
+    ),
+    path(
+        "orgs/<slug:org>/holds/<int:pk>/void/",
+        views.HoldVoidView.as_view(),
+        name="payments-api-hold-void",
     ),
     *router.urls,
 ]

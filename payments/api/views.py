@@ -2,8 +2,8 @@
 DomainErrors that the one exception handler renders.
 
 Organization-scoped (``/orgs/<org>/...``): accounts and their statements, payments (payer and
-payee) and their receipts, approve, cancel, the approval policy. Alliance-wide: the directory of
-open accounts.
+payee) and their receipts, approve, cancel, the approval policy, holds (payer and payee) with
+capture and void. Alliance-wide: the directory of open accounts.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from kernel.pagination import PagePagination
 from payments import selectors, services
 from payments.api import serializers as s
 from payments.api.renderers import StatementCSVRenderer, statement_csv_rows
-from payments.models import Account, Payment
+from payments.models import Account, Hold, Payment
 from tenants.api.base import OrgAPIView, OrgGenericViewSet, found
 from tenants.roles import Role
 
@@ -276,3 +276,78 @@ class ApprovalPolicyView(OrgAPIView):
             thresholds=params.validated_data["thresholds"],
         )
         return Response({"thresholds": thresholds})
+
+
+class HoldViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OrgGenericViewSet):
+    """Holds the organization placed or that reserve funds for it; admins place them."""
+
+    serializer_class = s.HoldSerializer
+    queryset = Hold.objects.none()
+    action_roles = {"create": Role.ADMIN}
+
+    def get_base_queryset(self) -> QuerySet[Hold]:
+        query = s.DirectionQuerySerializer(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.hold_list(
+            organization=self.ctx.organization, direction=query.validated_data.get("direction")
+        )
+
+    def get_queryset(self) -> QuerySet[Any]:
+        # As payments: the selector admits exactly the payer and the payee.
+        if getattr(self, "swagger_fake_view", False):
+            return self.get_base_queryset_for_schema()
+        return self.get_base_queryset()
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        hold = found(selectors.hold_get(organization=self.ctx.organization, hold_pk=kwargs["pk"]))
+        return Response(self.get_serializer(hold).data)
+
+    @extend_schema(
+        parameters=[IDEMPOTENCY_KEY],
+        request=s.HoldCreateSerializer,
+        responses={202: s.HoldSerializer},
+        description=(
+            "Place a hold: `queued`, then `active` once the ledger reserved the funds (or "
+            "`rejected`, e.g. `insufficient_funds`); then `captured`, `voided` or `expired`."
+        ),
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        params = s.HoldCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        placed = services.hold_place(
+            organization=self.ctx.organization,
+            actor=self.ctx.user,
+            role=self.ctx.role,
+            idempotency_key=request.headers.get("Idempotency-Key"),
+            **params.validated_data,
+        )
+        return Response(self.get_serializer(placed.hold).data, status=placed.status_code)
+
+
+class HoldCaptureView(OrgAPIView):
+    """Capture an active hold, in full or in part (the rest is released); admins and owners."""
+
+    write_role = Role.ADMIN
+
+    @extend_schema(request=s.HoldCaptureSerializer, responses={202: s.HoldSerializer})
+    def post(self, request: Request, org: str, pk: int) -> Response:
+        params = s.HoldCaptureSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        hold = services.hold_capture(
+            organization=self.ctx.organization, actor=self.ctx.user, role=self.ctx.role,
+            hold_pk=pk, amount=params.validated_data.get("amount"),
+        )  # fmt: skip
+        return Response(s.HoldSerializer(hold).data, status=status.HTTP_202_ACCEPTED)
+
+
+class HoldVoidView(OrgAPIView):
+    """Void an active hold (everything is released); admins and owners."""
+
+    write_role = Role.ADMIN
+
+    @extend_schema(request=None, responses={202: s.HoldSerializer})
+    def post(self, request: Request, org: str, pk: int) -> Response:
+        hold = services.hold_void(
+            organization=self.ctx.organization, actor=self.ctx.user, role=self.ctx.role, hold_pk=pk
+        )
+        return Response(s.HoldSerializer(hold).data, status=status.HTTP_202_ACCEPTED)

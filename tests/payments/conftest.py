@@ -1,13 +1,18 @@
-"""Fixtures of the payments tests: open accounts without a ledger, and API clients."""
+"""Fixtures of the payments tests: open accounts without a ledger, API clients, and a real
+in-process ledger with the worker and the follower (``chain``, ``pipeline``)."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import pytest
 from rest_framework.test import APIClient
 
 from payments.models import Account
 from tests.conftest import World, api_as
+from tests.ledger.portal.support import LedgerHarness
 from tests.payments.factories import open_account
+from tests.payments.ledger_support import Pipeline, funded_chain, pipeline_on
 
 
 @pytest.fixture
@@ -35,3 +40,15 @@ def bob(world: World) -> APIClient:
 @pytest.fixture
 def mallory(world: World) -> APIClient:
     return api_as(world.mallory, world.globex)
+
+
+@pytest.fixture
+def chain(world: World) -> LedgerHarness:
+    """acme and globex registered on a ledger whose genesis funds acme:usd; the chain pinned."""
+    return funded_chain(world)
+
+
+@pytest.fixture
+def pipeline(chain: LedgerHarness) -> Iterator[Pipeline]:
+    with pipeline_on(chain) as pipeline:
+        yield pipeline

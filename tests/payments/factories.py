@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Model
 
 from payments import services
-from payments.models import Account, Payment
+from payments.models import Account, Hold, Payment
 from tenants.models import Organization
 from tenants.roles import Role
 
@@ -26,7 +26,7 @@ def open_account(organization: Organization, name: str, currency: str = "EUR") -
 
 
 def payments_objects(*, organization: Organization, member: object) -> dict[type[Model], Model]:
-    """Two open accounts and a payment between them waiting for approval."""
+    """Two open accounts, a payment between them waiting for approval, and a queued hold."""
     source = open_account(organization, "main")
     target = open_account(organization, "savings")
     created = services.payment_create(
@@ -39,4 +39,15 @@ def payments_objects(*, organization: Organization, member: object) -> dict[type
         amount=1_000,
         currency="EUR",
     )
-    return {Account: source, Payment: created.payment}
+    placed = services.hold_place(
+        organization=organization,
+        actor=member,  # type: ignore[arg-type]
+        role=Role.ADMIN,  # placing a hold takes an admin
+        idempotency_key=f"walk-hold-{organization.slug}",
+        from_account=source.ledger_account_id,
+        to_account=target.ledger_account_id,
+        amount=1_000,
+        currency="EUR",
+        expires_in=3600,
+    )
+    return {Account: source, Payment: created.payment, Hold: placed.hold}

@@ -9,6 +9,7 @@ import pytest
 
 from ledger.models import LedgerOutbox, MirrorAccount
 from payments.models import Account, IdempotencyKey, Payment
+from payments.services import payment_reference
 from tenants.models import AuditEvent, Membership
 from tenants.roles import Role
 from tests.conftest import World, api_as
@@ -142,11 +143,13 @@ def test_an_admin_payment_under_the_threshold_is_queued_on_the_ledger(
     body = response.json()
     assert response.status_code == 202 and body["status"] == "queued"
     row = LedgerOutbox.objects.get()
-    assert row.tx_type == "transfer"
+    payment = Payment.objects.get()
+    assert row.tx_type == "payment"
     assert row.payload == {
         "from_account": "acme:main", "to_account": "globex:main", "currency": "EUR",
-        "amount": 100_000,
+        "amount": 100_000, "reference": payment_reference(payment),
     }  # fmt: skip
+    assert len(bytes.fromhex(str(row.payload["reference"]))) == 32
     assert (body["direction"], body["payer"], body["payee"]) == ("outgoing", "acme", "globex")
 
 

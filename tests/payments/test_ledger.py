@@ -9,64 +9,12 @@ from typing import Any
 import pytest
 
 from ledger import services as ledger_services
-from ledger.client import NodeClient
-from ledger.follower import Follower
-from ledger.models import LedgerOutbox, MirrorAccount
-from ledger.state import GenesisAccount
+from ledger.models import LedgerOutbox
 from payments.models import Account, Payment
 from tests.conftest import World
-from tests.ledger.portal.support import LedgerHarness, nodes
 from tests.payments.api_support import pay
-
-FUNDS = 10_000_000  # 100,000.00 USD
-
-
-@pytest.fixture
-def chain(world: World) -> LedgerHarness:
-    """acme and globex registered on a ledger whose genesis funds acme:usd; the chain pinned."""
-    acme = ledger_services.organization_key_ensure(organization=world.acme)
-    globex = ledger_services.organization_key_ensure(organization=world.globex)
-    harness = LedgerHarness(
-        {"acme": bytes.fromhex(acme.public_key), "globex": bytes.fromhex(globex.public_key)},
-        accounts=(
-            GenesisAccount("acme:usd", "USD", "acme", FUNDS),
-            GenesisAccount("globex:usd", "USD", "globex", 0),
-        ),
-    )
-    ledger_services.chain_pin(genesis=harness.genesis_json(), source="test")
-    return harness
-
-
-class Pipeline:
-    """The worker and the follower, one pass at a time, against one node of ``chain``."""
-
-    def __init__(self, chain: LedgerHarness, client: NodeClient) -> None:
-        self.chain, self.client = chain, client
-
-    def run(self) -> None:
-        """Sign and submit what is queued, let consensus commit it, mirror the new blocks."""
-        ledger_services.outbox_drain(client=self.client)
-        self.chain.commit_pending()
-        LedgerOutbox.objects.update(next_attempt_at=None)
-        follower = Follower(
-            self.client,
-            ledger_services.follower_verifier(client=self.client),
-            ledger_services.mirror_block,
-            sleep=lambda s: None,
-        )
-        follower.run(until_height=self.chain.height)
-
-
-@pytest.fixture
-def pipeline(chain: LedgerHarness) -> Any:
-    with nodes(chain, 1) as (node,):
-        client = NodeClient([node.url], timeout=5)
-        yield Pipeline(chain, client)
-        client.close()
-
-
-def balance(account_id: str) -> int:
-    return MirrorAccount.objects.get(account_id=account_id).balance
+from tests.payments.ledger_support import FUNDS, Pipeline
+from tests.payments.mirror_support import balance
 
 
 def test_a_payment_settles_on_the_ledger_and_the_payee_sees_it(
@@ -85,7 +33,7 @@ def test_a_payment_settles_on_the_ledger_and_the_payee_sees_it(
     payment = Payment.objects.get()
     assert payment.status == "settled" and payment.failure_code == ""
     assert payment.block_height is not None and len(payment.tx_hash) == 64
-    assert payment.tx_hash == LedgerOutbox.objects.get(tx_type="transfer").tx_hash
+    assert payment.tx_hash == LedgerOutbox.objects.get(tx_type="payment").tx_hash
     incoming = mallory.get("/api/v1/orgs/globex/payments/?direction=incoming").json()["results"]
     assert [(p["id"], p["status"], p["tx_hash"]) for p in incoming] == [
         (payment.pk, "settled", payment.tx_hash)
@@ -122,7 +70,7 @@ def test_a_decision_is_applied_once_when_the_worker_sees_it_before_the_follower(
         calls.append((row.pk, decision.status))
         services.payment_decided(row, decision)
 
-    monkeypatch.setitem(_DECISION_HANDLERS, "transfer", [counting])
+    monkeypatch.setitem(_DECISION_HANDLERS, "payment", [counting])
     alice.get("/api/v1/orgs/acme/accounts/")
     Account.objects.create(
         organization=world.globex, currency="USD", name="usd", status="open",
@@ -140,7 +88,7 @@ def test_a_decision_is_applied_once_when_the_worker_sees_it_before_the_follower(
     # and then the follower mirrors the same block
     pipeline.run()
     # then the handler ran exactly once, for the committed decision
-    row = LedgerOutbox.objects.get(tx_type="transfer")
+    row = LedgerOutbox.objects.get(tx_type="payment")
     assert calls == [(row.pk, "committed")]
     assert Payment.objects.get().block_height == row.height
 

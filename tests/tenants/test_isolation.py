@@ -38,7 +38,7 @@ from biometrics.models import (
     VerificationAttempt,
 )
 from ledger.models import LedgerOutbox, MirrorBlock, MirrorTransaction
-from payments.models import Account, Payment
+from payments.models import Account, Hold, Payment
 from tenants.models import ApiToken, AuditEvent, Invitation, Membership
 from tenants.roles import Role
 from tests.biometrics.factories import biometrics_objects
@@ -96,6 +96,9 @@ PARAMETERS: dict[tuple[str, str], tuple[type[Model], str]] = {
     ("payments-api-payment-cancel", "pk"): (Payment, "pk"),
     ("payments-api-payment-receipt", "pk"): (Payment, "pk"),
     ("payments-api-account-statement", "account_id"): (Account, "ledger_account_id"),
+    ("payments-hold-detail", "pk"): (Hold, "pk"),
+    ("payments-api-hold-capture", "pk"): (Hold, "pk"),
+    ("payments-api-hold-void", "pk"): (Hold, "pk"),
 }
 
 #: Rows every member of the alliance may read, whatever organization they act for.

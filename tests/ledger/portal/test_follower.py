@@ -18,8 +18,16 @@ from ledger.models import (
     OrganizationKey,
 )
 from ledger.outbox import ledger_submit
-from ledger.state import GenesisAccount, sign_approval
-from tests.ledger.portal.support import VALIDATOR_ORGS, LedgerHarness, nodes, org_key
+from ledger.state import (
+    GenesisAccount,
+    Leg,
+    MultiTransfer,
+    Quote,
+    sign_approval,
+    sign_quote,
+    sign_transaction,
+)
+from tests.ledger.portal.support import CHAIN, VALIDATOR_ORGS, LedgerHarness, nodes, org_key
 
 COMMITMENT = "cd" * 32
 
@@ -258,3 +266,84 @@ def test_a_sponsored_registration_lets_a_new_organizations_queued_rows_through(
     row.refresh_from_db()
     anchor.refresh_from_db()
     assert (row.status, anchor.status, anchor.nonce) == ("committed", "committed", 1)
+
+
+def test_the_mirror_follows_held_funds_through_a_hold_and_its_expiry_at_a_later_block(
+    world, chain, capsys
+) -> None:
+    # given a second EUR account of acme's and a hold of 400 on acme:eur expiring in 5 seconds
+    ledger_submit(
+        organization=world.acme, tx_type="account_open",
+        payload={"account_id": "acme:eur2", "currency": "EUR", "owner": "acme"},
+        idempotency_key="h.open",
+    )  # fmt: skip
+    with nodes(chain, 1) as (node,):
+        client = NodeClient([node.url], timeout=2)
+        drain_and_commit(chain, client)
+        expires_at_ms = chain.committed[-1].block.header.timestamp_ms + 5_000
+        ledger_submit(
+            organization=world.acme, tx_type="hold_place",
+            payload={
+                "hold_id": "ab" * 32, "from_account": "acme:eur", "to_account": "acme:eur2",
+                "currency": "EUR", "amount": 400, "expires_at_ms": expires_at_ms,
+                "reference": "cd" * 32,
+            },
+            idempotency_key="h.place",
+        )  # fmt: skip
+        drain_and_commit(chain, client)
+        follow(client, chain.height)
+        # then the mirror shows the reserved funds, and the replay agrees
+        account = MirrorAccount.objects.get(account_id="acme:eur")
+        assert (account.balance, account.held, account.available) == (1_000, 400, 600)
+        call_command("ledger_verify")
+        assert "OK" in capsys.readouterr().out
+        # when block time passes the expiry: later blocks carry no transaction at all
+        height = chain.height
+        chain.driver.now_ms = max(chain.driver.now_ms, expires_at_ms)
+        chain.commit_pending()
+        follow(client, chain.height)
+    # then the block that released the hold updated the mirror
+    assert not MirrorTransaction.objects.filter(block__height__gt=height).exists()
+    account = MirrorAccount.objects.get(account_id="acme:eur")
+    assert (account.balance, account.held) == (1_000, 0)
+    call_command("ledger_verify")
+    assert "OK" in capsys.readouterr().out
+    # and ledger_verify catches a tampered held amount
+    MirrorAccount.objects.filter(account_id="acme:eur").update(held=1)
+    with pytest.raises(SystemExit):
+        call_command("ledger_verify")
+    assert "mirrored account acme:eur differs" in capsys.readouterr().err
+
+
+def test_the_mirror_updates_every_account_of_a_multi_transfer(world) -> None:
+    # given val-a and val-b with EUR and USD accounts, and val-b quoting 90 USD for 100 EUR
+    harness = LedgerHarness(
+        {},
+        accounts=(
+            GenesisAccount("val-a:eur", "EUR", "val-a", 1_000),
+            GenesisAccount("val-a:usd", "USD", "val-a", 0),
+            GenesisAccount("val-b:eur", "EUR", "val-b", 0),
+            GenesisAccount("val-b:usd", "USD", "val-b", 1_000),
+        ),
+    )
+    services.chain_pin(genesis=harness.genesis_json(), source="test")
+    quote = sign_quote(
+        private_key=org_key("val-b"),
+        chain_id=CHAIN,
+        quote=Quote("val-b", b"\x01" * 32, "EUR", 100, "USD", 90, 10**12, bytes(64)),
+    )
+    legs = (Leg("val-a:eur", "val-b:eur", "EUR", 100), Leg("val-b:usd", "val-a:usd", "USD", 90))
+    tx = sign_transaction(
+        private_key=org_key("val-a"), chain_id=CHAIN, sender="val-a",
+        nonce=harness.tip_state.next_nonce("val-a"),
+        payload=MultiTransfer(legs, b"\x02" * 32, quote),
+    )  # fmt: skip
+    # when val-a's multi-transfer commits and the follower mirrors it
+    harness.submit(tx.encoding)
+    harness.commit_pending()
+    with nodes(harness, 1) as (node,):
+        follow(NodeClient([node.url], timeout=2), harness.height)
+    # then all four accounts show their new balances
+    assert MirrorTransaction.objects.get().status == "committed"
+    mirrored = dict(MirrorAccount.objects.values_list("account_id", "balance"))
+    assert mirrored == {"val-a:eur": 900, "val-a:usd": 90, "val-b:eur": 100, "val-b:usd": 910}

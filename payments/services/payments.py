@@ -1,11 +1,6 @@
-"""Writes of the payments app: accounts, payments with idempotency keys, maker-checker
-approvals, the approval policy, and the ledger's decisions about them.
-
-A payment becomes one ledger transaction, built by :func:`payment_ledger_payload` (the one
-place that knows its shape) and queued with ``ledger_submit`` in the same database transaction
-as the status change; the decision handlers (:func:`account_open_decided`,
-:func:`payment_decided`), registered in ``PaymentsConfig.ready``, run inside the follower's (or
-the worker's) transaction that records the ledger's verdict.
+"""Accounts, payments with idempotency keys, maker-checker approvals, the approval policy, and
+the ledger's decisions about them (see the package's docstring); also the request checks and
+keyed references that holds share (:mod:`payments.services.holds`).
 """
 
 from __future__ import annotations
@@ -40,7 +35,10 @@ from payments.errors import (
     SELF_APPROVAL,
     PaymentError,
 )
-from payments.events import PaymentUpdatedData, publish_payment_updated
+from payments.events import (
+    PaymentUpdatedData,
+    publish_payment_updated,
+)
 from payments.models import Account, ApprovalThreshold, IdempotencyKey, Payment
 from tenants.errors import AccessDenied, NotFound
 from tenants.models import Organization
@@ -49,6 +47,7 @@ from tenants.services import audit_record
 
 __all__ = [
     "ACCOUNT_OPEN_TX",
+    "MAX_IDEMPOTENCY_KEY_LENGTH",
     "PAYMENT_TX",
     "PaymentCreated",
     "account_open",
@@ -65,10 +64,9 @@ __all__ = [
 ]
 
 ACCOUNT_OPEN_TX: Final = "account_open"
-#: The ledger transaction a payment becomes: ``transfer`` until the ledger's ``payment`` type
-#: (the same fields plus a 32-byte ``reference``) exists. Switching is this one line;
-#: :func:`payment_ledger_payload` adds the reference for any type but ``transfer``.
-PAYMENT_TX: Final[str] = "transfer"
+#: The ledger transaction a payment becomes: ``payment``, a transfer that also carries a 32-byte
+#: ``reference`` (:func:`payment_reference`) linking the ledger's record to the portal's row.
+PAYMENT_TX: Final[str] = "payment"
 
 _REFERENCE_INFO: Final = b"alliance-portal/payments/reference"
 MAX_IDEMPOTENCY_KEY_LENGTH: Final = 255
@@ -162,26 +160,28 @@ class PaymentCreated:
     replayed: bool
 
 
+def _keyed_reference(parts: list[object]) -> str:
+    key = derive_key(settings.SECRET_KEY.encode(), info=_REFERENCE_INFO)
+    message = json.dumps(parts, separators=(",", ":")).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
 def payment_reference(payment: Payment) -> str:
     """The 32-byte reference a ``payment`` transaction carries: a keyed hash (HMAC-SHA256 under
     a key derived from ``SECRET_KEY``) of the payment id and memo, so the ledger can match a
     payment to the portal's row without learning the memo."""
-    key = derive_key(settings.SECRET_KEY.encode(), info=_REFERENCE_INFO)
-    message = json.dumps([payment.pk, payment.memo], separators=(",", ":")).encode()
-    return hmac.new(key, message, hashlib.sha256).hexdigest()
+    return _keyed_reference([payment.pk, payment.memo])
 
 
 def payment_ledger_payload(payment: Payment) -> dict[str, object]:
     """THE payload of a payment's ledger transaction (:data:`PAYMENT_TX`)."""
-    payload: dict[str, object] = {
+    return {
         "from_account": payment.from_account_id,
         "to_account": payment.to_account_id,
         "currency": payment.currency,
         "amount": payment.amount,
+        "reference": payment_reference(payment),
     }
-    if PAYMENT_TX != "transfer":
-        payload["reference"] = payment_reference(payment)
-    return payload
 
 
 def _fingerprint(body: dict[str, Any]) -> str:
@@ -229,24 +229,9 @@ def payment_create(
         return _payment_create(organization, actor, role, idempotency_key, fingerprint, body)
 
 
-@transaction.atomic
-def _payment_create(
-    organization: Organization,
-    actor: User,
-    role: Role,
-    idempotency_key: str,
-    fingerprint: str,
-    body: dict[str, Any],
-) -> PaymentCreated:
-    existing = (
-        IdempotencyKey.objects.select_related("payment")
-        .filter(organization=organization, key=idempotency_key)
-        .first()
-    )
-    if existing is not None:
-        if existing.fingerprint != fingerprint:
-            raise PaymentError(IDEMPOTENCY_KEY_REUSED)
-        return PaymentCreated(existing.payment, existing.response_status, replayed=True)
+def _accounts_check(organization: Organization, body: dict[str, Any]) -> tuple[Account, Account]:
+    """The payer's open source account and any open target account of the request ``body``, in
+    its currency; a PaymentError names what is wrong."""
     source = selectors.account_owned_open_get(
         organization=organization, ledger_account_id=body["from_account"]
     )
@@ -267,6 +252,29 @@ def _payment_create(
                 "to_account": target.currency,
             },
         )
+    return source, target
+
+
+@transaction.atomic
+def _payment_create(
+    organization: Organization,
+    actor: User,
+    role: Role,
+    idempotency_key: str,
+    fingerprint: str,
+    body: dict[str, Any],
+) -> PaymentCreated:
+    existing = (
+        IdempotencyKey.objects.select_related("payment")
+        .filter(organization=organization, key=idempotency_key)
+        .first()
+    )
+    if existing is not None:
+        if existing.fingerprint != fingerprint or existing.payment is None:
+            raise PaymentError(IDEMPOTENCY_KEY_REUSED)
+        return PaymentCreated(existing.payment, existing.response_status, replayed=True)
+    source, target = _accounts_check(organization, body)
+    currency = body["currency"]
     threshold = selectors.approval_thresholds(organization=organization)[currency]
     needs_approval = not role.at_least(Role.ADMIN) or body["amount"] > threshold
     payment = Payment.objects.create(
