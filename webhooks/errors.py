@@ -1,0 +1,35 @@
+"""Every error code of the webhooks app, in one place (rendered by the one exception handler)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+from kernel.errors import DomainError
+
+__all__ = ["CATALOG", "WEBHOOK_EVENT_TYPE_UNKNOWN", "WEBHOOK_URL_FORBIDDEN", "WebhookError"]
+
+WEBHOOK_URL_FORBIDDEN: Final = "webhook_url_forbidden"
+WEBHOOK_EVENT_TYPE_UNKNOWN: Final = "webhook_event_type_unknown"
+
+# code -> (default message, HTTP status). Never rename a code, only add.
+CATALOG: Final[Mapping[str, tuple[str, int]]] = MappingProxyType(
+    {
+        WEBHOOK_URL_FORBIDDEN: (
+            "The URL must be http(s) and resolve to public addresses only.",
+            400,
+        ),
+        WEBHOOK_EVENT_TYPE_UNKNOWN: ("No event that members may read has this type.", 400),
+    }
+)
+
+
+class WebhookError(DomainError):
+    """A webhooks rule refused the request; ``code`` is one of :data:`CATALOG`."""
+
+    def __init__(
+        self, code: str, message: str | None = None, *, details: Mapping[str, Any] | None = None
+    ) -> None:
+        default, status = CATALOG[code]
+        super().__init__(message or default, code=code, status=status, details=details)
