@@ -183,3 +183,10 @@ def test_an_admin_disables_and_deletes_an_endpoint(world: World, hook: Receiver)
     assert patched.status_code == 200 and patched.json()["enabled"] is False
     assert alice.delete(f"{ENDPOINTS}{created['id']}/").status_code == 204
     assert WebhookEndpoint.objects.count() == 0
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+def test_a_non_numeric_endpoint_id_is_not_found(world: World, method: str) -> None:
+    response = getattr(api_as(world.alice, world.acme), method)(f"{ENDPOINTS}x%FF/", {}, "json")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"

@@ -17,7 +17,7 @@ urlpatterns = [
     ),
     path(
         "orgs/<slug:org>/webhooks/endpoints/<int:pk>/deliveries/",
-        views.EndpointDeliveriesView.as_view(),
+        views.EndpointDeliveriesViewSet.as_view({"get": "list"}),
         name="webhooks-api-endpoint-deliveries",
     ),
     path(

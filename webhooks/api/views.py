@@ -11,7 +11,6 @@ from rest_framework import mixins, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from kernel.pagination import PagePagination
 from tenants.api.base import OrgAPIView, OrgGenericViewSet, found
 from tenants.roles import Role
 from webhooks import selectors, services
@@ -32,6 +31,8 @@ class EndpointViewSet(
     serializer_class = s.EndpointSerializer
     queryset = WebhookEndpoint.objects.none()
     read_role = Role.ADMIN
+    # Ids are integers: anything else is the API's 404, never a failed int() in a service.
+    lookup_value_regex = r"[0-9]+"
 
     def get_base_queryset(self) -> QuerySet[WebhookEndpoint]:
         return selectors.endpoint_list(organization=self.ctx.organization)
@@ -84,20 +85,20 @@ class EndpointRotateSecretView(OrgAPIView):
         )
 
 
-class EndpointDeliveriesView(OrgAPIView):
+class EndpointDeliveriesViewSet(mixins.ListModelMixin, OrgGenericViewSet):
     """The endpoint's deliveries, newest first, each with its attempts."""
 
+    serializer_class = s.DeliverySerializer
+    queryset = WebhookDelivery.objects.none()
     read_role = Role.ADMIN
 
-    @extend_schema(responses={200: s.DeliverySerializer(many=True)})
-    def get(self, request: Request, org: str, pk: int) -> Response:
-        endpoint = found(selectors.endpoint_get(organization=self.ctx.organization, endpoint_id=pk))
-        deliveries = selectors.delivery_list(
-            organization=self.ctx.organization, endpoint_id=endpoint.pk
+    def get_base_queryset(self) -> QuerySet[WebhookDelivery]:
+        endpoint = found(
+            selectors.endpoint_get(
+                organization=self.ctx.organization, endpoint_id=self.kwargs["pk"]
+            )
         )
-        paginator = PagePagination()
-        page = paginator.paginate_queryset(deliveries, request, view=self)
-        return paginator.get_paginated_response(s.DeliverySerializer(page, many=True).data)
+        return selectors.delivery_list(organization=self.ctx.organization, endpoint_id=endpoint.pk)
 
 
 class DeliveryRedeliverView(OrgAPIView):
