@@ -10,9 +10,11 @@ import pytest
 from standardwebhooks.webhooks import Webhook
 
 from kernel.events import publish
+from payments import services as payments_services
 from tenants.models import AuditEvent, Membership
 from tenants.roles import Role
 from tests.conftest import World, api_as
+from tests.payments.factories import open_account
 from tests.webhooks.receiver_support import Receiver
 from webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -190,3 +192,35 @@ def test_a_non_numeric_endpoint_id_is_not_found(world: World, method: str) -> No
     response = getattr(api_as(world.alice, world.acme), method)(f"{ENDPOINTS}x%FF/", {}, "json")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_payment_reaches_the_payee_s_endpoint_through_the_payments_service(
+    world: World, hook: Receiver, django_capture_on_commit_callbacks: Any
+) -> None:
+    # given an endpoint of globex, the payee, and a payment made by acme's member
+    Membership.objects.filter(user=world.mallory).update(role=Role.OWNER)
+    created = api_as(world.mallory, world.globex).post(
+        "/api/v1/orgs/globex/webhooks/endpoints/",
+        {"url": hook.url, "event_types": ["payment.updated"]},
+        format="json",
+    )
+    secret = created.json()["secret"]
+    source = open_account(world.acme, "main")
+    target = open_account(world.globex, "main")
+    with django_capture_on_commit_callbacks(execute=True):
+        made = payments_services.payment_create(
+            organization=world.acme,
+            actor=world.bob,
+            role=Role.MEMBER,
+            idempotency_key="webhook-1",
+            from_account=source.ledger_account_id,
+            to_account=target.ledger_account_id,
+            amount=2_500,
+            currency="EUR",
+        )
+    # then globex's receiver got the signed event of that payment
+    [received] = hook.requests
+    body = Webhook(secret).verify(received.body, received.headers)
+    assert body["type"] == "payment.updated"
+    assert (body["data"]["id"], body["data"]["amount"]) == (made.payment.pk, 2_500)
+    assert "memo" not in body["data"]
