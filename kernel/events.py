@@ -18,6 +18,7 @@ consumers and Celery tasks alike.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Literal, NotRequired, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -70,6 +71,40 @@ EVENT_AUDIENCE: dict[str, Audience] = {
 }
 
 
+#: Receives every organization event whose audience is "members", after the websocket send.
+EventSink = Callable[[int, Event], None]
+
+_SINKS: list[EventSink] = []
+
+
+def register_sink(sink: EventSink) -> None:
+    """Have :func:`publish` hand every members' event of an organization to ``sink`` too.
+
+    Apps above the kernel (webhooks) register here from ``AppConfig.ready`` so that every event
+    a member may read reaches them without each publisher knowing them. Admin-only and
+    alliance-wide events never reach a sink. Registering the same sink twice is a no-op.
+    """
+    if sink not in _SINKS:
+        _SINKS.append(sink)
+
+
+def unregister_sink(sink: EventSink) -> None:
+    if sink in _SINKS:
+        _SINKS.remove(sink)
+
+
+def _to_sinks(organization_id: int | None, event: Event) -> None:
+    if organization_id is None or EVENT_AUDIENCE.get(event["type"]) != "members":
+        return
+    event = {**event, "at": event.get("at") or timezone.now().isoformat()}
+    for sink in list(_SINKS):
+        # Best effort like the websocket send: a failing sink must not fail the business action.
+        try:
+            sink(organization_id, event)
+        except Exception:
+            logger.exception("Event sink %r failed on %s", sink, event["type"])
+
+
 def org_group(organization_id: int, audience: Audience) -> str:
     return f"org.{organization_id}.{audience}"
 
@@ -104,16 +139,18 @@ def publish(organization_id: int | None, event: Event) -> None:
     """
     route = _route(organization_id, event)
     layer = get_channel_layer()
-    if route is None or layer is None:
-        return
-    try:
-        async_to_sync(layer.group_send)(*route)
-    except Exception:
-        logger.exception("Could not publish %s to %s", event.get("type"), route[0])
+    if route is not None and layer is not None:
+        try:
+            async_to_sync(layer.group_send)(*route)
+        except Exception:
+            logger.exception("Could not publish %s to %s", event.get("type"), route[0])
+    _to_sinks(organization_id, event)
 
 
 async def apublish(organization_id: int | None, event: Event) -> None:
-    """The async form of :func:`publish` for code already on an event loop."""
+    """The async form of :func:`publish` for code already on an event loop: the websocket send
+    only, since sinks write to the database (call :func:`publish` through ``sync_to_async`` for
+    an event that sinks must see)."""
     route = _route(organization_id, event)
     layer = get_channel_layer()
     if route is not None and layer is not None:

@@ -41,6 +41,11 @@ app.conf.update(
             "task": "payments.tasks.idempotency_keys_expire",
             "schedule": 3600.0,
         },
+        # Send the webhook retries that are due (each attempt is idempotent).
+        "webhooks-deliveries-due": {
+            "task": "webhooks.tasks.webhook_deliveries_due",
+            "schedule": 5.0,
+        },
     },
 )
 app.autodiscover_tasks()

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "ledger",
     "biometrics",
     "payments",
+    "webhooks",
     "portal",
 ]
 
@@ -338,6 +339,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Webhooks -------------------------------------------------------------------------------
+# Webhooks: endpoint URLs must resolve to public addresses unless this is on (tests and a local
+# demo deliver to 127.0.0.1); the request timeout (seconds) and how long a rotated secret keeps
+# signing (seconds).
+WEBHOOKS_ALLOW_PRIVATE = env_bool("WEBHOOKS_ALLOW_PRIVATE", default=PORTAL_ENV == "test")
+WEBHOOKS_TIMEOUT = env_float("WEBHOOKS_TIMEOUT", 10.0)
+WEBHOOKS_SECRET_OVERLAP = env_int("WEBHOOKS_SECRET_OVERLAP", 24 * 3600)
 
 # --- Ledger ---------------------------------------------------------------------------------
 LEDGER_BLS_BACKEND = env_choice("LEDGER_BLS_BACKEND", ("auto", "py_ecc", "blst"), "auto")

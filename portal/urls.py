@@ -28,6 +28,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("ledger.api.urls")),
     path("orgs/<slug:org>/realtime/ticket/", RealtimeTicketView.as_view(), name="realtime-ticket"),
     path("", include("payments.api.urls")),
+    path("", include("webhooks.api.urls")),
     path("<path:rest>", json_not_found),  # JSON 404 for unknown API paths
 ]
 

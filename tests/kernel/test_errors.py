@@ -12,6 +12,7 @@ import biometrics.errors
 import ledger.errors
 import payments.errors
 import tenants.errors
+import webhooks.errors
 from kernel.errors import GENERIC_CODES, DomainError, codes_of, exception_handler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,6 +21,7 @@ APP_ERROR_MODULES: tuple[ModuleType, ...] = (
     biometrics.errors,
     ledger.errors,
     payments.errors,
+    webhooks.errors,
 )
 _ROW = re.compile(r"^\| `([a-z_]+)` \| (\d{3}) \|", re.MULTILINE)
 

@@ -46,6 +46,8 @@ from tests.conftest import PASSWORD, World, token_for
 from tests.ledger.factories import ledger_objects
 from tests.payments.factories import payments_objects
 from tests.tenants.factories import tenants_objects
+from tests.webhooks.factories import webhooks_objects
+from webhooks.models import WebhookDelivery, WebhookEndpoint
 
 METHODS = ("get", "post", "put", "patch", "delete")
 
@@ -99,6 +101,11 @@ PARAMETERS: dict[tuple[str, str], tuple[type[Model], str]] = {
     ("payments-hold-detail", "pk"): (Hold, "pk"),
     ("payments-api-hold-capture", "pk"): (Hold, "pk"),
     ("payments-api-hold-void", "pk"): (Hold, "pk"),
+    # webhooks
+    ("webhooks-endpoint-detail", "pk"): (WebhookEndpoint, "pk"),
+    ("webhooks-api-endpoint-rotate-secret", "pk"): (WebhookEndpoint, "pk"),
+    ("webhooks-api-endpoint-deliveries", "pk"): (WebhookEndpoint, "pk"),
+    ("webhooks-api-delivery-redeliver", "pk"): (WebhookDelivery, "pk"),
 }
 
 #: Rows every member of the alliance may read, whatever organization they act for.
@@ -189,6 +196,7 @@ def acme_objects(world: World) -> dict[type[Model], Model]:
         **biometrics_objects(organization=world.acme, owner=world.alice),
         **ledger_objects(organization=world.acme),
         **payments_objects(organization=world.acme, member=world.bob),
+        **webhooks_objects(organization=world.acme, owner=world.alice),
     }
 
 
