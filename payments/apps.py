@@ -18,3 +18,4 @@ class PaymentsConfig(AppConfig):
         register_decision_handler(services.HOLD_CAPTURE_TX, services.hold_resolve_decided)
         register_decision_handler(services.HOLD_VOID_TX, services.hold_resolve_decided)
         register_block_handler(services.holds_expired)
+        register_block_handler(services.accounts_adopt_mirrored)

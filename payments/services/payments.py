@@ -16,11 +16,12 @@ from typing import Any, Final
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kernel.envelope import derive_key
 from ledger.models import LedgerOutbox, MirrorAccount
-from ledger.outbox import Decision, ledger_id_for, ledger_submit
+from ledger.outbox import Decision, MirroredBlock, ledger_id_for, ledger_submit
 from payments import selectors
 from payments.currencies import CURRENCIES
 from payments.errors import (
@@ -53,6 +54,7 @@ __all__ = [
     "account_open",
     "account_open_decided",
     "accounts_adopt",
+    "accounts_adopt_mirrored",
     "approval_policy_set",
     "idempotency_keys_expire",
     "payment_approve",
@@ -113,6 +115,24 @@ def account_open_decided(row: LedgerOutbox, decision: Decision) -> None:
     """Decision handler of ``account_open``: the account is open, or closed if refused."""
     status = Account.Status.OPEN if decision.committed else Account.Status.CLOSED
     Account.objects.filter(outbox=row, status=Account.Status.OPENING).update(status=status)
+
+
+def accounts_adopt_mirrored(block: MirroredBlock) -> None:
+    """Block handler: every member organization adopts the ledger accounts it owns as soon as
+    the follower mirrors them (the genesis accounts at the first block, any other account at the
+    block that created it), so a payee is in the directory without having listed its accounts.
+    Reads only the mirror rows of the genesis and of this block."""
+    owners = set(
+        MirrorAccount.objects.filter(height__in=(0, block.height))
+        .exclude(account_id__in=Account.objects.values("ledger_account_id"))
+        .values_list("owner", flat=True)
+    )
+    if not owners:
+        return
+    for organization in Organization.objects.filter(
+        Q(ledger_sender__ledger_id__in=owners) | Q(slug__in=owners)
+    ):
+        accounts_adopt(organization=organization)
 
 
 @transaction.atomic

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from ledger.models import MirrorAccount
-from payments import services
+from ledger.outbox import MirroredBlock
+from payments import selectors, services
 from payments.models import Account
 from tests.conftest import World
 
@@ -47,3 +48,25 @@ def test_an_organization_adopts_the_ledger_accounts_it_owns_once(world: World) -
     assert list(
         Account.objects.values_list("organization__slug", "ledger_account_id", "status")
     ) == [("acme", "acme:usd", "open")]
+
+
+def test_every_member_adopts_its_accounts_when_the_follower_mirrors_a_block(world: World) -> None:
+    # given globex's genesis account and an account created at block 5, mirrored, and one of a
+    # ledger id that no organization of the portal has
+    MirrorAccount.objects.create(
+        account_id="globex:usd", currency="USD", owner="globex", balance=1, height=0
+    )
+    MirrorAccount.objects.create(
+        account_id="globex:eur", currency="EUR", owner="globex", balance=0, height=5
+    )
+    MirrorAccount.objects.create(
+        account_id="stranger:usd", currency="USD", owner="stranger", balance=1, height=5
+    )
+    # when the follower tells payments of block 5 (no one listed globex's accounts)
+    # (the handler reads only the mirror rows, not the state)
+    services.accounts_adopt_mirrored(MirroredBlock(height=5, timestamp_ms=0, state=None))
+    # then both of globex's accounts are open and in the directory, the stranger's is not
+    assert sorted(
+        Account.objects.values_list("organization__slug", "ledger_account_id", "status")
+    ) == [("globex", "globex:eur", "open"), ("globex", "globex:usd", "open")]
+    assert {e.id for e in selectors.directory_accounts()} == {"globex:eur", "globex:usd"}
