@@ -1,0 +1,71 @@
+"""The portal's own pages: error pages instead of Django's debug pages, and the favicon."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from django.test import Client
+
+from tests.conftest import embedded_env
+
+ROOT = Path(__file__).resolve().parents[2]
+SHOW_DEBUG = (
+    "import django,os;os.environ.setdefault('DJANGO_SETTINGS_MODULE','portal.settings');"
+    "django.setup();from django.conf import settings;print(settings.DEBUG)"
+)
+
+
+def _debug_setting(tmp_path: Path, **env: str) -> str:
+    child_env = embedded_env(PORTAL_VAR_DIR=str(tmp_path), **env)
+    for name in ("DEBUG", "PORTAL_ENV"):
+        if name not in env:
+            child_env.pop(name, None)
+    result = subprocess.run(
+        [sys.executable, "-c", SHOW_DEBUG],
+        cwd=ROOT,
+        env=child_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_debug_is_off_by_default_even_in_development(tmp_path) -> None:
+    # ``make run`` sets neither variable: the first user must not see Django's technical pages.
+    assert _debug_setting(tmp_path) == "False"
+
+
+def test_debug_is_on_only_when_asked_for(tmp_path) -> None:
+    assert _debug_setting(tmp_path, DEBUG="true") == "True"
+
+
+def test_a_non_member_gets_the_portals_own_not_found_page(world) -> None:
+    client = Client()
+    client.force_login(world.mallory)
+    response = client.get("/o/acme/")
+    assert response.status_code == 404
+    assert b"<h1>Not found</h1>" in response.content
+    assert b"URLconf" not in response.content
+
+
+def test_every_page_links_the_favicon_and_it_is_served(world) -> None:
+    client = Client()
+    page = client.get("/login/")
+    assert b'<link rel="icon" href="/static/portal/favicon.svg" type="image/svg+xml">' in (
+        page.content
+    )
+    icon = client.get("/static/portal/favicon.svg")
+    assert icon.status_code == 200
+    assert icon["Content-Type"].startswith("image/svg+xml")
+    assert b"<svg" in b"".join(icon.streaming_content)
+
+
+def test_favicon_ico_leads_to_the_icon(db) -> None:
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/portal/favicon.svg"
