@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+from django.contrib import admin
 from django.test import Client
 
 from tests.conftest import embedded_env
@@ -69,3 +71,28 @@ def test_favicon_ico_leads_to_the_icon(db) -> None:
     response = Client().get("/favicon.ico")
     assert response.status_code == 302
     assert response["Location"] == "/static/portal/favicon.svg"
+
+
+def _misspelt_plural(plural: str) -> bool:
+    """English plurals that a bare ``+ "s"`` gets wrong: outboxs, entrys, searchs, classs."""
+    last = plural.split()[-1]
+    return bool(re.search(r"(xs|chs|shs|sss|[^aeiou]ys)$", last))
+
+
+def test_every_admin_model_has_a_correct_plural() -> None:
+    wrong = {
+        model._meta.label: str(model._meta.verbose_name_plural)
+        for model in admin.site._registry
+        if _misspelt_plural(str(model._meta.verbose_name_plural))
+    }
+    assert wrong == {}
+
+
+def test_the_admin_index_lists_ledger_outbox_entries(world) -> None:
+    client = Client()
+    client.force_login(world.admin)
+    response = client.get("/admin/")
+    assert response.status_code == 200
+    assert b"Ledger outbox entries" in response.content
+    assert b"API tokens" in response.content
+    assert b"outboxs" not in response.content.lower()
