@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from django.contrib import admin
 from django.test import Client
 
@@ -96,3 +99,85 @@ def test_the_admin_index_lists_ledger_outbox_entries(world) -> None:
     assert b"Ledger outbox entries" in response.content
     assert b"API tokens" in response.content
     assert b"outboxs" not in response.content.lower()
+
+
+# Runs portal/static/portal/app.js under Node with a minimal DOM: the live feed receives events
+# that a member's socket may or may not carry (audit.created goes to admins only), with partial
+# data, and one message that is not JSON.
+FEED_HARNESS = r"""
+const fs = require("fs");
+const listeners = {}, items = [], sockets = [];
+const element = () => ({
+  textContent: "",
+  appendChild(child) { this.textContent += child.textContent || child.text || ""; },
+});
+const list = {
+  children: items, firstChild: null, lastChild: null,
+  getAttribute: () => "/ws/orgs/acme/events/",
+  insertBefore(li) { items.unshift(li); },
+  removeChild() { items.pop(); },
+};
+global.window = { WebSocket: true };
+global.location = { protocol: "http:", host: "testserver" };
+global.CustomEvent = function (type, init) { this.type = type; this.detail = init.detail; };
+global.setTimeout = () => 0;
+global.WebSocket = function (url) { this.url = url; sockets.push(this); };
+global.document = {
+  addEventListener(type, fn) { listeners[type] = fn; },
+  getElementById: (id) => (id === "live-feed" ? list : null),
+  createElement: element,
+  createTextNode: (text) => ({ text }),
+  dispatchEvent() {},
+};
+eval(fs.readFileSync(process.argv[1], "utf8"));
+listeners.DOMContentLoaded();
+const ws = sockets[0];
+ws.onopen();
+for (const data of [
+  "not json",
+  JSON.stringify({ type: "feed.ready" }),
+  JSON.stringify({
+    type: "block.committed", at: "2026-01-01T10:00:00Z", data: { height: 7, tx_count: 1 },
+  }),
+  JSON.stringify({ type: "audit.created" }),
+  JSON.stringify({ type: "payment.updated", data: { id: 3, status: "settled" } }),
+  JSON.stringify({ type: "ledger.tx", data: {} }),
+]) { ws.onmessage({ data }); }
+const d = window.portalDescribeEvent;
+console.log(JSON.stringify({
+  feed: items.map((li) => li.textContent),
+  described: [
+    d({ type: "audit.created",
+        data: { actor: "alice", action: "member.added", object_repr: "bob" } }),
+    d({ type: "block.committed", data: { height: 8 } }),
+    d({}),
+  ],
+}));
+"""
+
+
+def test_the_live_feed_script_copes_with_any_event_a_member_may_get() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    result = subprocess.run(
+        [node, "-e", FEED_HARNESS, str(ROOT / "portal/static/portal/app.js")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert len(out["feed"]) == 4  # not JSON and feed.ready are skipped, nothing throws
+    assert out["feed"] == [
+        " Ledger transaction: updated",
+        " Payment 3: settled",
+        " Someone acted",
+        "10:00:00 Block 7 committed (1 transaction)",
+    ]
+    assert out["described"] == [
+        "alice member.added bob",
+        "Block 8 committed (0 transactions)",
+        "Event",
+    ]
