@@ -64,7 +64,7 @@ def _fail(request: HttpRequest, exc: BiometricError | TenantError) -> None:
 
 
 # How a message names what a consent allowed (the choice labels carry "1:1" / "1:N" shorthand).
-_PURPOSE_WORDS = {
+_PURPOSE_WORDS: dict[str, str] = {
     Purpose.ENROLLMENT: "enrollment",
     Purpose.VERIFICATION: "verification (checking a photo against this person)",
     Purpose.IDENTIFICATION: "identification (searching a photo among everyone enrolled)",
