@@ -29,7 +29,7 @@ install-bio: $(VENV)/.installed-bio
 # (the engine too: with no broker configured, biometric tasks run in the web process)
 run: install-bio
 	$(BIN)/python manage.py migrate --noinput -v 0
-	$(BIN)/python manage.py seed_demo --if-empty
+	$(BIN)/python manage.py seed_demo --if-empty --host $(HOST) --port $(PORT)
 	$(BIN)/python manage.py biometrics_setup
 	$(BIN)/python manage.py run_portal --host $(HOST) --port $(PORT) $(RUN_ARGS)
 

@@ -67,9 +67,16 @@ class EnrollForm(forms.Form):
         required=False, label="Enroll even if the face matches another subject"
     )
 
+    CONSENT_FIELDS = ("consent_given", "purposes", "method")
+
     def __init__(self, *args: Any, consent_on_file: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.consent_on_file = consent_on_file
+        if consent_on_file:
+            # The consent step is not shown then: a field the page does not render would make
+            # every submission invalid with an error the person never sees.
+            for name in self.CONSENT_FIELDS:
+                del self.fields[name]
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -191,27 +191,32 @@ def commitment_list(*, organization: Organization, subject: Subject) -> list[dic
 
 
 def candidates_display(
-    *, organization: Organization, candidates: Iterable[dict[str, Any]]
+    *,
+    organization: Organization,
+    candidates: Iterable[dict[str, Any]],
+    with_names: bool = False,
 ) -> list[dict[str, Any]]:
-    """Stored identification candidates with their current external references; subjects
-    erased since then are left out."""
+    """Stored identification candidates with their current external references (and display
+    names, for the UI); subjects erased since then are left out."""
     candidates = list(candidates)
-    refs = dict(
-        Subject.objects.filter(
+    subjects = {
+        pk: (ref, name)
+        for pk, ref, name in Subject.objects.filter(
             organization=organization,
             status=Subject.Status.ACTIVE,
             pk__in=[c["subject_id"] for c in candidates],
-        ).values_list("pk", "external_ref")
-    )
-    return [
-        {
-            "subject_id": c["subject_id"],
-            "external_ref": refs[c["subject_id"]],
-            "distance": c["distance"],
-        }
-        for c in candidates
-        if c["subject_id"] in refs
-    ]
+        ).values_list("pk", "external_ref", "display_name")
+    }
+    rows = []
+    for c in candidates:
+        if c["subject_id"] not in subjects:
+            continue
+        ref, name = subjects[c["subject_id"]]
+        row = {"subject_id": c["subject_id"], "external_ref": ref, "distance": c["distance"]}
+        if with_names:
+            row["display_name"] = name
+        rows.append(row)
+    return rows
 
 
 # --- gallery (workers only: decrypts templates) --------------------------------------------------

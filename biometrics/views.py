@@ -43,6 +43,14 @@ def _or_404(obj: T | None) -> T:
     return obj
 
 
+def _submitted(request: HttpRequest) -> tuple[Any, Any]:
+    """A form's data and files: bound on every POST, even one with no fields at all (an empty
+    POST must show the form's errors, not a fresh form)."""
+    if request.method == "POST":
+        return request.POST, request.FILES
+    return None, None
+
+
 def _subject_or_404(ctx: OrgContext, pk: int) -> Subject:
     """The organization's subject, erased or not (callers decide what an erased one means)."""
     return _or_404(selectors.subject_get(organization=ctx.organization, subject_id=pk))
@@ -53,6 +61,14 @@ def _fail(request: HttpRequest, exc: BiometricError | TenantError) -> None:
         request,
         error_message(exc.code) if isinstance(exc, BiometricError) else exc.message,
     )
+
+
+# How a message names what a consent allowed (the choice labels carry "1:1" / "1:N" shorthand).
+_PURPOSE_WORDS: dict[str, str] = {
+    Purpose.ENROLLMENT: "enrollment",
+    Purpose.VERIFICATION: "verification (checking a photo against this person)",
+    Purpose.IDENTIFICATION: "identification (searching a photo among everyone enrolled)",
+}
 
 
 def _erased(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
@@ -148,7 +164,7 @@ def consent_revoke(request: HttpRequest, ctx: OrgContext, pk: int, cid: int) -> 
     services.consent_revoke(
         organization=ctx.organization, consent=consent, actor=ctx.user, ip=client_ip(request)
     )
-    messages.success(request, f"Consent to {consent.get_purpose_display().lower()} revoked.")
+    messages.success(request, f"Consent to {_PURPOSE_WORDS[consent.purpose]} revoked.")
     return redirect("biometrics_subject", org=ctx.organization.slug, pk=subject.pk)
 
 
@@ -187,7 +203,7 @@ def enroll(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     on_file = selectors.has_valid_consent(
         organization=org, subject=subject, purpose=Purpose.ENROLLMENT
     )
-    form = EnrollForm(request.POST or None, request.FILES or None, consent_on_file=on_file)
+    form = EnrollForm(*_submitted(request), consent_on_file=on_file)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -234,7 +250,9 @@ def _attempt_page(
     request: HttpRequest, ctx: OrgContext, kind: str, attempt: Any, extra: dict[str, Any]
 ) -> HttpResponse:
     candidates = (
-        selectors.candidates_display(organization=ctx.organization, candidates=attempt.candidates)
+        selectors.candidates_display(
+            organization=ctx.organization, candidates=attempt.candidates, with_names=True
+        )
         if kind == "identification"
         else []
     )
@@ -257,7 +275,7 @@ def verify(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     subject = _subject_or_404(ctx, pk)
     if subject.is_erased:
         return _erased(request, ctx)
-    form = ImageForm(request.POST or None, request.FILES or None)
+    form = ImageForm(*_submitted(request))
     if request.method == "POST" and form.is_valid():
         try:
             attempt = services.verification_request(
@@ -290,7 +308,7 @@ def verification_detail(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpR
 @org_view(Role.OPERATOR)
 def identify(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     org = ctx.organization
-    form = IdentifyForm(request.POST or None, request.FILES or None)
+    form = IdentifyForm(*_submitted(request))
     if request.method == "POST" and form.is_valid():
         try:
             attempt = services.identification_request(

@@ -58,6 +58,8 @@ class LedgerOutbox(models.Model):
 
     class Meta:
         ordering = ["id"]
+        verbose_name = "ledger outbox entry"
+        verbose_name_plural = "ledger outbox entries"
         indexes = [models.Index(fields=["status", "id"], name="ledger_outbox_status_id")]
 
     def __str__(self) -> str:

@@ -30,7 +30,9 @@ VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
 
 PORTAL_ENV = env_choice("PORTAL_ENV", ("development", "test", "production"), "development")
 PRODUCTION = PORTAL_ENV == "production"
-DEBUG = env_bool("DEBUG", default=not PRODUCTION)
+# Off unless asked for (DEBUG=true): ``make run`` is what a first user sees, and Django's debug
+# pages list every URL pattern and setting; the portal's own 403/404/500 pages serve instead.
+DEBUG = env_bool("DEBUG", default=False)
 
 
 def _installation_secret_key(path: Path) -> str:
@@ -260,6 +262,10 @@ STATIC_ROOT = VAR_DIR / "static"
 # (collectstatic fills it in production).
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "portal" / "static"]
+# Outside production WhiteNoise serves the files straight from STATICFILES_DIRS (no collectstatic
+# needed), whatever DEBUG says: its own defaults follow DEBUG, which is off by default.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

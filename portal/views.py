@@ -1,4 +1,4 @@
-"""Home, per-organization dashboard and the platform-admin overview."""
+"""Home, per-organization dashboard, the platform-admin overview and the favicon."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.templatetags.static import static
+from django.views.decorators.http import require_POST, require_safe
 
 from kernel.http import client_ip
 from tenants import rls, selectors, services
@@ -20,6 +21,13 @@ from tenants.models import Organization
 from tenants.roles import Role
 
 P = ParamSpec("P")
+
+
+@require_safe
+def favicon(request: HttpRequest) -> HttpResponse:
+    """``/favicon.ico``, which browsers ask for on pages that name no icon (JSON, the API docs):
+    the portal's SVG icon. Resolved per request: the file's name is hashed in production."""
+    return redirect(static("portal/favicon.svg"))
 
 
 @login_required

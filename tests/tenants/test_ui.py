@@ -9,6 +9,7 @@ from django.test import Client
 
 from tenants.models import Invitation, Membership
 from tenants.roles import Role
+from tenants.services import audit_record
 from tests.conftest import PASSWORD
 
 
@@ -155,3 +156,23 @@ def test_an_invitation_to_an_address_longer_than_the_column_is_refused(world) ->
     response = client.post("/o/acme/members/invite/", {"email": email, "role": "member"})
     assert response.status_code == 302
     assert not Invitation.objects.exists()
+
+
+def test_audit_details_read_as_a_key_value_list(world) -> None:
+    audit_record(
+        organization=world.acme,
+        actor=world.alice,
+        action="member.role_changed",
+        details={"old_role": "member", "new_role": "<b>admin</b>", "notified": True,
+                 "scopes": ["read", "write"]},
+    )  # fmt: skip
+    client = Client()
+    client.force_login(world.alice)
+    response = client.get("/o/acme/audit/?action=member.role_changed")
+    assert response.status_code == 200
+    assert b'<li><span class="muted">old role</span>: member</li>' in response.content
+    assert b'<span class="muted">new role</span>: &lt;b&gt;admin&lt;/b&gt;</li>' in response.content
+    assert b'<span class="muted">notified</span>: yes</li>' in response.content
+    assert b'<span class="muted">scopes</span>: read, write</li>' in response.content
+    assert b"{&#x27;old_role&#x27;" not in response.content
+    assert b"<b>admin</b>" not in response.content

@@ -19,13 +19,30 @@
   });
 
   // Live feed of the organization (websocket), with reconnection and bounded back-off.
-  function describe(ev) {
-    var d = ev.data || {};
-    if (ev.type === "audit.created") { return d.actor + " " + d.action + " " + (d.object_repr || ""); }
-    if (ev.type === "block.committed") { return "Block " + d.height + " committed (" + (d.tx_count || 0) + " transactions)"; }
-    if (ev.type === "enrollment.progress") { return "Enrollment " + d.enrollment_id + ": " + d.status + " " + (d.progress || 0) + "%"; }
-    return ev.type;
+  // Which events arrive depends on the role: admins get audit.created and member.changed,
+  // members do not. Any event may be missing or carry partial data: describe what is there.
+  function text(value, fallback) {
+    return value === undefined || value === null || value === "" ? fallback : String(value);
   }
+  function describe(ev) {
+    var d = (ev && ev.data) || {}, n;
+    switch (ev && ev.type) {
+      case "audit.created":
+        return [text(d.actor, "Someone"), text(d.action, "acted"), text(d.object_repr, "")].join(" ").trim();
+      case "block.committed":
+        n = Number(d.tx_count) || 0;
+        return "Block " + text(d.height, "?") + " committed (" + n + " transaction" + (n === 1 ? "" : "s") + ")";
+      case "enrollment.progress":
+        return "Enrollment " + text(d.enrollment_id, "?") + ": " + text(d.status, "in progress") + " " + (Number(d.progress) || 0) + "%";
+      case "ledger.tx":
+        return "Ledger " + text(d.tx_type, "transaction") + ": " + text(d.status, "updated");
+      case "payment.updated":
+        return "Payment " + text(d.id, "?") + ": " + text(d.status, "updated");
+      default:
+        return text(ev && ev.type, "Event");
+    }
+  }
+  window.portalDescribeEvent = describe;  // for the tests of this file
   function connectFeed(list) {
     var status = document.getElementById("feed-status"), delay = 1000;
     function open() {
@@ -33,8 +50,9 @@
       var ws = new WebSocket(proto + location.host + list.getAttribute("data-feed-url"));
       ws.onopen = function () { delay = 1000; if (status) { status.textContent = "Connected. New events appear below."; } };
       ws.onmessage = function (msg) {
-        var ev = JSON.parse(msg.data);
-        if (ev.type === "feed.ready" || ev.type === "pong") { return; }
+        var ev;
+        try { ev = JSON.parse(msg.data); } catch (err) { return; }
+        if (!ev || typeof ev !== "object" || ev.type === "feed.ready" || ev.type === "pong") { return; }
         var li = document.createElement("li"), t = document.createElement("time");
         t.textContent = (ev.at || "").slice(11, 19); li.appendChild(t);
         li.appendChild(document.createTextNode(" " + describe(ev)));

@@ -31,6 +31,15 @@ USERS = [
 ]
 
 
+def _login_url(host: str, port: int) -> str:
+    """Where a person logs in: a wildcard bind address is reached through the loopback one."""
+    if host in ("", "0.0.0.0", "::"):  # noqa: S104  (only compared, never bound)
+        host = "127.0.0.1"
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}/login/"
+
+
 class Command(BaseCommand):
     help = (
         "Create the demo alliance (acme, globex, initech; alice, bob, mallory, grace, ivan, admin)."
@@ -43,6 +52,17 @@ class Command(BaseCommand):
             help="Password of every demo user (default is printed).",
         )
         parser.add_argument(
+            "--host",
+            default="127.0.0.1",
+            help="Host the portal is served on, for the printed login address (make passes HOST).",
+        )
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=8000,
+            help="Port the portal is served on, for the printed login address (make passes PORT).",
+        )
+        parser.add_argument(
             "--if-empty",
             action="store_true",
             help="Do nothing when any organization exists already.",
@@ -52,7 +72,9 @@ class Command(BaseCommand):
         with rls.system_context(), transaction.atomic():
             if options["if_empty"] and Organization.objects.exists():
                 self.stdout.write("Database already has organizations; demo not seeded again.")
-                self._print_logins(options["password"])
+                self._print_logins(
+                    options["password"], _login_url(options["host"], options["port"])
+                )
                 return
             for slug, name in ORGANIZATIONS:
                 Organization.objects.get_or_create(slug=slug, defaults={"name": name})
@@ -72,10 +94,10 @@ class Command(BaseCommand):
                         defaults={"role": role},
                     )
         self.stdout.write(self.style.SUCCESS("Demo alliance ready."))
-        self._print_logins(options["password"])
+        self._print_logins(options["password"], _login_url(options["host"], options["port"]))
 
-    def _print_logins(self, password: str) -> None:
-        self.stdout.write(f"  demo logins at http://127.0.0.1:8000/login/ (password: {password}):")
+    def _print_logins(self, password: str, url: str) -> None:
+        self.stdout.write(f"  demo logins at {url} (password: {password}):")
         self.stdout.write("    alice   owner of acme")
         self.stdout.write("    bob     member of acme")
         self.stdout.write("    mallory member of globex")
