@@ -81,6 +81,7 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="webhooks_due")]
+        verbose_name_plural = "webhook deliveries"
 
     def __str__(self) -> str:
         return f"{self.message_id} {self.event_type} ({self.status})"

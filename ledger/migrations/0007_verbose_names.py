@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('ledger', '0005_mirrorblock_state_proofs'),
+        ('ledger', '0006_mirror_account_held'),
     ]
 
     operations = [
