@@ -128,9 +128,11 @@ class AccountStatementView(OrgAPIView):
         return paginator.get_paginated_response(data)
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        # An error is JSON in the one error shape even when CSV was asked for.
+        # CSV is only for statement rows: an error (the one error shape) or anything else, such
+        # as an OPTIONS description, is JSON even when CSV was asked for.
         renderer: BaseRenderer | None = getattr(request, "accepted_renderer", None)
-        if isinstance(renderer, StatementCSVRenderer) and response.status_code >= 400:
+        rows = response.status_code < 400 and isinstance(getattr(response, "data", None), list)
+        if isinstance(renderer, StatementCSVRenderer) and not rows:
             request.accepted_renderer = JSONRenderer()
             request.accepted_media_type = JSONRenderer.media_type
         return super().finalize_response(request, response, *args, **kwargs)

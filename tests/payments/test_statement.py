@@ -291,3 +291,13 @@ def test_the_statement_of_real_ledger_payments_ends_at_the_mirrored_balance(
     final = MirrorAccount.objects.get(account_id="acme:usd").balance
     assert payer[-1]["balance_after"] == final == FUNDS - 26_050
     assert payee[-1]["balance_after"] == MirrorAccount.objects.get(account_id="globex:usd").balance
+
+
+def test_options_with_format_csv_describes_the_endpoint_in_json(
+    alice: Any, history: dict[str, MirrorTransaction]
+) -> None:
+    # given a client that asks for the CSV rendering of an OPTIONS request
+    response = alice.options(f"{URL}?format=csv&from=2000-01-01&to=2000-01-01")
+    # then the description is JSON (CSV is only for statement rows), not a server error
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.json()["name"]
