@@ -130,6 +130,9 @@ class Node:
         self.storage.save_pops(self._pops)
         self.mempool = Mempool(max_txs=config.mempool_max_txs, nonce_window=config.nonce_window)
         self.cache = BlockCache()
+        # The clock reading handed to the replica's running handler: a proposal it builds is
+        # stamped max(this, parent + 1), so the leader's payload is executed at that time once.
+        self._handler_now = 0
         self._pending_saved: QuorumCert | None = None
         restored = restore_chain(self.storage, spec, genesis, crypto)
         self.executor = Executor(restored.root_state)
@@ -207,10 +210,10 @@ class Node:
             self._learn(response)
             self._prewarm(response)
             try:
-                effects += self.replica.on_sync_response(self.index, response, now_ms())
+                effects += self.replica.on_sync_response(self.index, response, self._clock())
             except InvalidMessage as exc:
                 logger.warning("stored certified chain not usable after restart: %s", exc)
-        effects += self.replica.start(now_ms())
+        effects += self.replica.start(self._clock())
         self._started = True
         self._apply(effects)
         gc.freeze()  # the restored state (collector.py says why)
@@ -231,6 +234,11 @@ class Node:
 
     # -- the replica's hooks -----------------------------------------------------------------
 
+    def _clock(self) -> int:
+        """Read the clock for a replica handler and remember the reading for its hooks."""
+        self._handler_now = now_ms()
+        return self._handler_now
+
     def _payload_source(self, limit: int) -> Sequence[bytes]:
         """The leader's transactions, built on the state of the block it extends (the high QC's
         block, exactly what ``build_proposal`` takes as parent)."""
@@ -243,10 +251,9 @@ class Node:
             proposal = self.executor.propose(
                 parent.header.state_root,
                 candidates,
-                # The timestamp build_proposal will most likely give the block: the door checks
-                # that choose the transactions do not depend on it, and when the replica's clock
-                # reading differs the block is simply executed again at its real timestamp.
-                timestamp_ms=max(now_ms(), parent.header.timestamp_ms + 1),
+                # The timestamp build_proposal gives the block (the same clock reading the
+                # replica's handler got), so this execution is the one the block's root reuses.
+                timestamp_ms=max(self._handler_now, parent.header.timestamp_ms + 1),
                 max_block_bytes=min(limit, MAX_BLOCK_BYTES),
                 max_transactions=self.params.max_block_txs,
             )
@@ -503,7 +510,7 @@ class Node:
     def _tick(self, at_ms: int) -> None:
         self._timers.pop(at_ms, None)
         try:
-            self._run(lambda: self.replica.on_tick(now_ms()))
+            self._run(lambda: self.replica.on_tick(self._clock()))
         except Exception:  # keep the loop alive; the next timer retries
             logger.exception("tick failed")
 
@@ -553,7 +560,7 @@ class Node:
         before = self.storage.tip_height()
         if isinstance(message, SyncResponse):
             self._prewarm(message)
-        self._run(lambda: self.replica.on_message(peer, message, now_ms()))
+        self._run(lambda: self.replica.on_message(peer, message, self._clock()))
         if (
             isinstance(message, SyncResponse)
             and message.committed
