@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from django.contrib.auth.models import User
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from ledger.models import LedgerOutbox
@@ -38,6 +38,7 @@ from payments.services.payments import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
     _accounts_check,
     _fingerprint,
+    _key_record,
     _keyed_reference,
     _KeyRace,
 )
@@ -170,17 +171,10 @@ def _hold_place(
     )
     hold.save(update_fields=["outbox"])
     status_code = 202
-    try:
-        with transaction.atomic():
-            IdempotencyKey.objects.create(
-                organization=organization,
-                key=idempotency_key,
-                fingerprint=fingerprint,
-                hold=hold,
-                response_status=status_code,
-            )
-    except IntegrityError as exc:
-        raise _KeyRace from exc
+    _key_record(
+        organization=organization, key=idempotency_key, fingerprint=fingerprint,
+        status_code=status_code, hold=hold,
+    )  # fmt: skip
     audit_record(
         organization=organization,
         actor=actor,

@@ -40,7 +40,7 @@ from payments.events import (
     PaymentUpdatedData,
     publish_payment_updated,
 )
-from payments.models import Account, ApprovalThreshold, IdempotencyKey, Payment
+from payments.models import Account, ApprovalThreshold, Hold, IdempotencyKey, Payment
 from tenants.errors import AccessDenied, NotFound
 from tenants.models import Organization
 from tenants.roles import Role
@@ -214,6 +214,28 @@ class _KeyRace(Exception):
     """Another request stored the same idempotency key first (unique violation)."""
 
 
+def _key_record(
+    *,
+    organization: Organization,
+    key: str,
+    fingerprint: str,
+    status_code: int,
+    payment: Payment | None = None,
+    hold: Hold | None = None,
+) -> None:
+    """Store the idempotency key with what it created (a payment or a hold), in a savepoint so
+    a concurrent request that stored it first surfaces as :class:`_KeyRace`, not a broken
+    transaction."""
+    try:
+        with transaction.atomic():
+            IdempotencyKey.objects.create(
+                organization=organization, key=key, fingerprint=fingerprint, payment=payment,
+                hold=hold, response_status=status_code,
+            )  # fmt: skip
+    except IntegrityError as exc:
+        raise _KeyRace from exc
+
+
 def payment_create(
     *,
     organization: Organization,
@@ -310,17 +332,10 @@ def _payment_create(
     if not needs_approval:
         _queue(payment)
     status_code = 202
-    try:
-        with transaction.atomic():
-            IdempotencyKey.objects.create(
-                organization=organization,
-                key=idempotency_key,
-                fingerprint=fingerprint,
-                payment=payment,
-                response_status=status_code,
-            )
-    except IntegrityError as exc:
-        raise _KeyRace from exc
+    _key_record(
+        organization=organization, key=idempotency_key, fingerprint=fingerprint,
+        status_code=status_code, payment=payment,
+    )  # fmt: skip
     audit_record(
         organization=organization,
         actor=actor,
